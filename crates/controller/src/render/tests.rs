@@ -1,0 +1,258 @@
+//! Behaviour of render that golden files alone would not explain: security defaults, least
+//! privilege, ownership, and how spec changes show up in the children.
+
+use gitops_agent_api::{GitOpsAgent, GitOpsAgentSpec, admit};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use serde_json::{Value, json};
+
+use super::{Child, OperatorDefaults, render};
+
+fn agent(spec: Value) -> GitOpsAgent {
+    let mut agent = admit(&json!({
+        "apiVersion": "agents.gitops.dev/v1alpha1",
+        "kind": "GitOpsAgent",
+        "metadata": {"name": "agent", "namespace": "gitops-agent"},
+        "spec": spec,
+    }))
+    .expect("valid spec");
+    agent.metadata.uid = Some("0b7c1a52-4c5e-4a43-9d7e-6a4f0f6f3c11".into());
+    agent
+}
+
+fn children(spec: Value) -> Vec<Child> {
+    render(&agent(spec), &OperatorDefaults::default()).expect("renders")
+}
+
+fn deployment(children: &[Child]) -> &Deployment {
+    children
+        .iter()
+        .find_map(|c| match c {
+            Child::Deployment(d) => Some(d),
+            _ => None,
+        })
+        .expect("a Deployment")
+}
+
+fn pod(d: &Deployment) -> &PodSpec {
+    d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec")
+}
+
+fn container(d: &Deployment) -> &Container {
+    &pod(d).containers[0]
+}
+
+fn rules(children: &[Child]) -> Vec<PolicyRule> {
+    children
+        .iter()
+        .filter_map(|c| match c {
+            Child::ClusterRole(r) => r.rules.clone(),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn the_pod_is_hardened_by_default() {
+    let all = children(json!({}));
+    let d = deployment(&all);
+    let psc = pod(d).security_context.as_ref().expect("pod security context");
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(psc.run_as_user, Some(65532));
+    assert_eq!(psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()), Some("RuntimeDefault"));
+    let sc = container(d).security_context.as_ref().expect("container security context");
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.privileged, Some(false));
+    assert_eq!(sc.run_as_non_root, Some(true));
+    assert_eq!(sc.capabilities.as_ref().and_then(|c| c.drop.clone()), Some(vec!["ALL".to_string()]));
+    assert_eq!(sc.seccomp_profile.as_ref().map(|s| s.type_.as_str()), Some("RuntimeDefault"));
+    // A writable /tmp, since the root filesystem is read-only.
+    assert!(container(d).volume_mounts.as_ref().is_some_and(|m| m.iter().any(|m| m.mount_path == "/tmp")));
+    let args = container(d).args.clone().unwrap_or_default();
+    assert!(args.contains(&"--read-only=true".to_string()), "{args:?}");
+}
+
+#[test]
+fn overriding_one_security_field_keeps_the_other_defaults() {
+    let all = children(json!({"securityContext": {"runAsUser": 10001}, "podSecurityContext": {"fsGroup": 2000}}));
+    let d = deployment(&all);
+    let sc = container(d).security_context.as_ref().expect("security context");
+    assert_eq!(sc.run_as_user, Some(10001));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.capabilities.as_ref().and_then(|c| c.drop.clone()), Some(vec!["ALL".to_string()]));
+    let psc = pod(d).security_context.as_ref().expect("pod security context");
+    assert_eq!(psc.fs_group, Some(2000));
+    assert_eq!(psc.run_as_non_root, Some(true));
+}
+
+#[test]
+fn read_only_rbac_grants_only_reads_and_never_secrets() {
+    let all = children(json!({}));
+    let rules = rules(&all);
+    assert!(!rules.is_empty());
+    for rule in &rules {
+        let resources = rule.resources.clone().unwrap_or_default();
+        assert!(
+            !resources
+                .iter()
+                .any(|r| r == "secrets" || (r == "*" && rule.api_groups.as_deref() == Some(&["".to_string()]))),
+            "{rule:?}"
+        );
+        for verb in &rule.verbs {
+            assert!(["get", "list", "watch"].contains(&verb.as_str()), "write verb {verb} in {rule:?}");
+        }
+        assert!(rule.non_resource_urls.is_none());
+    }
+    // Logs are read with `get` on the subresource, nothing more.
+    let logs = rules.iter().find(|r| r.resources.as_ref().is_some_and(|r| r.contains(&"pods/log".to_string())));
+    assert_eq!(logs.map(|r| r.verbs.clone()), Some(vec!["get".to_string()]));
+}
+
+#[test]
+fn writable_agents_may_patch_flux_objects_only() {
+    let rules = rules(&children(json!({"readOnly": false})));
+    let patch: Vec<&PolicyRule> = rules.iter().filter(|r| r.verbs.contains(&"patch".to_string())).collect();
+    assert!(!patch.is_empty());
+    for rule in patch {
+        let group = rule.api_groups.as_ref().and_then(|g| g.first()).cloned().unwrap_or_default();
+        assert!(group.ends_with(".toolkit.fluxcd.io"), "patch outside Flux: {rule:?}");
+        assert_eq!(rule.verbs, vec!["patch".to_string()]);
+    }
+}
+
+#[test]
+fn rbac_follows_the_enabled_tools() {
+    let only_events = children(json!({"tools": {"enabled": ["get_events"]}}));
+    let rules = rules(&only_events);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].resources, Some(vec!["events".to_string()]));
+    let none = children(json!({"tools": {"enabled": ["list_contexts"]}}));
+    assert!(!none.iter().any(|c| matches!(c, Child::ClusterRole(_) | Child::ClusterRoleBinding(_))));
+}
+
+#[test]
+fn namespaced_agents_bind_per_namespace() {
+    let all = children(json!({"watchNamespaces": ["gitops-agent", "team-a"]}));
+    let bindings: Vec<(&str, Option<&str>)> =
+        all.iter().filter(|c| matches!(c, Child::RoleBinding(_))).map(|c| (c.name(), c.namespace())).collect();
+    assert_eq!(
+        bindings,
+        [
+            ("gitops-agent-gitops-agent-agent", Some("gitops-agent")),
+            ("gitops-agent-gitops-agent-agent", Some("team-a"))
+        ]
+    );
+    // Cluster-scoped kinds (policies, constraint templates, namespaces) still need a cluster binding.
+    assert!(all.iter().any(|c| matches!(c, Child::ClusterRoleBinding(b) if b.metadata.name.as_deref() == Some("gitops-agent-gitops-agent-agent-cluster"))));
+}
+
+#[test]
+fn namespaced_children_in_the_agents_namespace_are_owned_and_others_are_labelled() {
+    let all = children(json!({"watchNamespaces": ["team-a"], "tls": {"enabled": true, "issuerRef": {"name": "ca"}},
+        "httpRoute": {"enabled": true, "hostnames": ["a.example.com"], "parentRefs": [{"name": "gw"}]}}));
+    for child in &all {
+        let json = child.to_json();
+        let owners = json.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+        let labels = json.pointer("/metadata/labels").expect("labels");
+        assert_eq!(labels["agents.gitops.dev/agent"], "agent", "{}", child.display_name());
+        assert_eq!(labels["agents.gitops.dev/agent-namespace"], "gitops-agent", "{}", child.display_name());
+        if child.namespace() == Some("gitops-agent") {
+            let owner = &owners.expect("owned")[0];
+            assert_eq!(owner["kind"], "GitOpsAgent");
+            assert_eq!(owner["controller"], true);
+            assert_eq!(owner["uid"], "0b7c1a52-4c5e-4a43-9d7e-6a4f0f6f3c11");
+        } else {
+            assert!(owners.is_none(), "{} cannot be owned across namespaces", child.display_name());
+        }
+    }
+}
+
+#[test]
+fn autoscaling_leaves_replicas_to_the_hpa() {
+    let all = children(json!({"autoscaling": {"enabled": true}}));
+    assert_eq!(deployment(&all).spec.as_ref().and_then(|s| s.replicas), None);
+    assert!(all.iter().any(|c| matches!(c, Child::HorizontalPodAutoscaler(_))));
+    let fixed = children(json!({"replicas": 3}));
+    assert_eq!(deployment(&fixed).spec.as_ref().and_then(|s| s.replicas), Some(3));
+    assert!(!fixed.iter().any(|c| matches!(c, Child::HorizontalPodAutoscaler(_))));
+}
+
+#[test]
+fn several_replicas_spread_across_nodes_and_one_does_not() {
+    let two = children(json!({"replicas": 2}));
+    let p = pod(deployment(&two));
+    assert!(
+        p.topology_spread_constraints
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|t| t.topology_key == "kubernetes.io/hostname"))
+    );
+    assert!(p.affinity.as_ref().and_then(|a| a.pod_anti_affinity.as_ref()).is_some());
+    let one = children(json!({"replicas": 1, "pdb": {"enabled": false}}));
+    let p = pod(deployment(&one));
+    assert!(p.topology_spread_constraints.is_none());
+    assert!(p.affinity.is_none());
+}
+
+fn config_hash(all: &[Child]) -> String {
+    deployment(all)
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get("agents.gitops.dev/config-hash").cloned())
+        .expect("config hash")
+}
+
+#[test]
+fn the_config_hash_changes_with_the_server_config_only() {
+    let base = config_hash(&children(json!({})));
+    assert_eq!(base, config_hash(&children(json!({}))));
+    assert_ne!(base, config_hash(&children(json!({"logLevel": "debug"}))));
+    assert_ne!(base, config_hash(&children(json!({"image": {"tag": "9.9.9"}}))));
+    assert_eq!(base, config_hash(&children(json!({"replicas": 5}))));
+}
+
+#[test]
+fn extra_env_replaces_builtins_instead_of_duplicating_them() {
+    let all = children(json!({"extraEnv": [{"name": "POD_NAME", "value": "fixed"}, {"name": "EXTRA", "value": "1"}]}));
+    let env = container(deployment(&all)).env.clone().unwrap_or_default();
+    let names: Vec<&str> = env.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["POD_NAME", "POD_NAMESPACE", "EXTRA"]);
+    assert_eq!(env[0].value.as_deref(), Some("fixed"));
+}
+
+#[test]
+fn the_image_tag_defaults_to_the_operators_version_and_a_digest_pins_it() {
+    let d = OperatorDefaults { image_tag: "2.3.4".into() };
+    let image = |spec: Value| {
+        let all = render(&agent(spec), &d).expect("renders");
+        container(deployment(&all)).image.clone().unwrap_or_default()
+    };
+    assert_eq!(image(json!({})), "ghcr.io/gitops-agent/gitops-agent:2.3.4");
+    assert_eq!(image(json!({"image": {"tag": "1.0.0"}})), "ghcr.io/gitops-agent/gitops-agent:1.0.0");
+    let digest = format!("sha256:{}", "a".repeat(64));
+    assert_eq!(image(json!({"image": {"digest": digest}})), format!("ghcr.io/gitops-agent/gitops-agent@{digest}"));
+}
+
+#[test]
+fn disabled_optional_children_are_not_rendered() {
+    let kinds = |spec: Value| children(spec).iter().map(Child::kind).collect::<Vec<_>>();
+    let all = kinds(json!({"metrics": {"serviceMonitor": {"enabled": true}}, "autoscaling": {"enabled": true}}));
+    assert!(all.contains(&"ServiceMonitor".to_string()) && all.contains(&"HorizontalPodAutoscaler".to_string()));
+    let bare = kinds(json!({"pdb": {"enabled": false}, "networkPolicy": {"enabled": false}, "rbac": {"create": false},
+        "serviceAccount": {"create": false, "name": "existing"}}));
+    assert_eq!(bare, ["Service", "Deployment"]);
+}
+
+#[test]
+fn render_never_panics_on_a_default_spec_without_metadata() {
+    let bare = GitOpsAgent::new("x", GitOpsAgentSpec::default());
+    let all = render(&bare, &OperatorDefaults::default()).expect("renders");
+    assert!(all.iter().all(|c| c.namespace().is_none_or(|ns| ns == "default")));
+    let mut nameless = bare;
+    nameless.metadata.name = None;
+    assert!(render(&nameless, &OperatorDefaults::default()).is_err());
+}
