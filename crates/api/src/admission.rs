@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use kube::Resource;
-use kube::core::cel::{Validator, compile_schema};
+use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_json::Value;
 
 use crate::schema_check::{self, FieldError, FieldErrorKind};
@@ -58,8 +58,12 @@ pub fn openapi_schema() -> &'static Value {
 /// Evaluates the `x-kubernetes-validations` rules of `schema` on an already defaulted, structurally
 /// valid `object`; failures are reported the way the API server reports them.
 pub fn check_cel(schema: &Value, object: &Value) -> Vec<FieldError> {
-    let compiled = compile_schema(schema);
-    match Validator::new().validate_compiled(&compiled, object, None) {
+    cel_errors(&compile_schema(schema), object, None)
+}
+
+/// Evaluates precompiled CEL rules (with `oldSelf` bound to `old` on updates).
+pub fn cel_errors(compiled: &CompiledSchema, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    match Validator::new().validate_compiled(compiled, object, old) {
         Ok(()) => Vec::new(),
         Err(failures) => failures
             .into_vec()
@@ -153,7 +157,7 @@ fn check_metadata(manifest: &Value) -> Vec<FieldError> {
 
 /// The API server checks `apiVersion`, `kind` and `metadata` itself, not through the CRD schema;
 /// the structural check must not treat them as unknown fields.
-fn with_object_envelope(schema: &Value) -> Value {
+pub fn with_object_envelope(schema: &Value) -> Value {
     let mut schema = schema.clone();
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         props.insert("apiVersion".into(), serde_json::json!({"type": "string"}));

@@ -30,6 +30,8 @@ pub enum FieldErrorKind {
     Required,
     /// `Too many: <n>`
     TooMany(usize),
+    /// `Not found: <value>` (a reference to something that does not exist)
+    NotFound(String),
     /// An unknown field (strict field validation).
     Unknown,
 }
@@ -44,6 +46,7 @@ impl fmt::Display for FieldError {
             }
             FieldErrorKind::Required => write!(f, "{path}: Required value: {}", self.detail),
             FieldErrorKind::TooMany(n) => write!(f, "{path}: Too many: {n}: {}", self.detail),
+            FieldErrorKind::NotFound(v) => write!(f, "{path}: Not found: {v}"),
             FieldErrorKind::Unknown => write!(f, "unknown field \"{path}\""),
         }
     }

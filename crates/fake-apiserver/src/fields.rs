@@ -1,0 +1,740 @@
+//! Field ownership for server-side apply: field sets in the `FieldsV1` format, how lists merge
+//! (atomic, set, or map keyed by some fields), and the managedFields bookkeeping for apply and
+//! update operations.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+/// How a list merges: replaced whole, as a set of scalars, or as a map keyed by some fields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListKind {
+    Atomic,
+    Set,
+    Map(Vec<String>),
+}
+
+/// Where list types come from: a CRD's schema (`x-kubernetes-list-type`), or the built-in kinds'
+/// merge keys.
+#[derive(Clone, Copy)]
+pub enum Schema<'a> {
+    Crd(&'a Value),
+    Builtin,
+}
+
+/// The list item marker in a schema path.
+pub const ITEM: &str = "[]";
+
+impl Schema<'_> {
+    pub fn list_kind(&self, path: &[String]) -> ListKind {
+        match self {
+            Schema::Crd(root) => {
+                let mut node = Some(*root);
+                for part in path {
+                    node = node.and_then(|n| {
+                        if part == ITEM {
+                            n.get("items")
+                        } else {
+                            n.get("properties").and_then(|p| p.get(part)).or_else(|| n.get("additionalProperties"))
+                        }
+                    });
+                }
+                let Some(node) = node else { return builtin_list_kind(path) };
+                match node.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                    Some("set") => ListKind::Set,
+                    Some("map") => ListKind::Map(
+                        node.get("x-kubernetes-list-map-keys")
+                            .and_then(Value::as_array)
+                            .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                            .unwrap_or_default(),
+                    ),
+                    // metadata is not described by CRD schemas; it merges like everywhere else.
+                    _ if path.first().is_some_and(|p| p == "metadata") => builtin_list_kind(path),
+                    _ => ListKind::Atomic,
+                }
+            }
+            Schema::Builtin => builtin_list_kind(path),
+        }
+    }
+}
+
+/// Merge keys of the built-in kinds (the `patchMergeKey`/`listMapKeys` of their Go types).
+fn builtin_list_kind(path: &[String]) -> ListKind {
+    let names: Vec<&str> = path.iter().map(String::as_str).filter(|p| *p != ITEM).collect();
+    let key = |k: &[&str]| ListKind::Map(k.iter().map(|s| s.to_string()).collect());
+    match names.as_slice() {
+        [.., "containers" | "initContainers" | "ephemeralContainers", "ports"] => key(&["containerPort", "protocol"]),
+        ["spec", "ports"] => key(&["port", "protocol"]),
+        [.., "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets"] => {
+            key(&["name"])
+        }
+        [.., "volumeMounts"] => key(&["mountPath"]),
+        [.., "volumeDevices"] => key(&["devicePath"]),
+        [.., "conditions"] => key(&["type"]),
+        ["metadata", "ownerReferences"] => key(&["uid"]),
+        ["metadata", "finalizers"] => ListKind::Set,
+        [.., "topologySpreadConstraints"] => key(&["topologyKey", "whenUnsatisfiable"]),
+        [.., "hostAliases"] => key(&["ip"]),
+        _ => ListKind::Atomic,
+    }
+}
+
+/// A set of field paths, as the nested `FieldsV1` map: `f:<field>`, `k:<key json>`, `v:<value json>`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldSet {
+    /// This path itself is in the set (a leaf, or a list item's membership `"."`).
+    pub member: bool,
+    pub children: BTreeMap<String, FieldSet>,
+}
+
+impl FieldSet {
+    pub fn is_empty(&self) -> bool {
+        !self.member && self.children.values().all(FieldSet::is_empty)
+    }
+
+    pub fn from_fields_v1(v: &Value) -> Self {
+        let mut set = FieldSet::default();
+        if let Some(map) = v.as_object() {
+            for (k, child) in map {
+                if k == "." {
+                    set.member = true;
+                } else {
+                    let mut c = Self::from_fields_v1(child);
+                    if c.children.is_empty() {
+                        c.member = true;
+                    }
+                    set.children.insert(k.clone(), c);
+                }
+            }
+        }
+        set
+    }
+
+    pub fn to_fields_v1(&self) -> Value {
+        let mut map = Map::new();
+        if self.member && !self.children.is_empty() {
+            map.insert(".".into(), json!({}));
+        }
+        for (k, c) in &self.children {
+            if !c.is_empty() {
+                map.insert(k.clone(), c.to_fields_v1());
+            }
+        }
+        Value::Object(map)
+    }
+
+    /// Every member path, depth first.
+    pub fn paths(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        fn walk(set: &FieldSet, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            if set.member && !prefix.is_empty() {
+                out.push(prefix.clone());
+            }
+            for (k, c) in &set.children {
+                prefix.push(k.clone());
+                walk(c, prefix, out);
+                prefix.pop();
+            }
+        }
+        walk(self, &mut Vec::new(), &mut out);
+        out
+    }
+
+    pub fn contains(&self, path: &[String]) -> bool {
+        let mut node = self;
+        for p in path {
+            match node.children.get(p) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        node.member
+    }
+
+    /// Whether the set holds `path` or anything below it.
+    pub fn touches(&self, path: &[String]) -> bool {
+        let mut node = self;
+        for p in path {
+            match node.children.get(p) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        !node.is_empty()
+    }
+
+    pub fn insert(&mut self, path: &[String]) {
+        let mut node = self;
+        for p in path {
+            node = node.children.entry(p.clone()).or_default();
+        }
+        node.member = true;
+    }
+
+    pub fn remove(&mut self, path: &[String]) {
+        fn rm(node: &mut FieldSet, path: &[String]) {
+            match path.split_first() {
+                None => node.member = false,
+                Some((head, rest)) => {
+                    if let Some(child) = node.children.get_mut(head) {
+                        rm(child, rest);
+                        if child.is_empty() {
+                            node.children.remove(head);
+                        }
+                    }
+                }
+            }
+        }
+        rm(self, path);
+    }
+
+    pub fn union(&mut self, other: &FieldSet) {
+        for p in other.paths() {
+            self.insert(&p);
+        }
+    }
+
+    /// The fields of `object` (apply configuration or stored object), below `root` fields only
+    /// when given (e.g. only `status` for the status subresource).
+    pub fn of_object(object: &Value, schema: Schema, section: Section) -> Self {
+        let mut set = FieldSet::default();
+        let Some(map) = object.as_object() else { return set };
+        for (k, v) in map {
+            let tracked = match k.as_str() {
+                "apiVersion" | "kind" => false,
+                "status" => section != Section::Main,
+                _ => section != Section::Status,
+            };
+            if !tracked {
+                continue;
+            }
+            if k == "metadata" {
+                let Some(meta) = v.as_object() else { continue };
+                for mk in ["labels", "annotations", "ownerReferences", "finalizers"] {
+                    if let Some(mv) = meta.get(mk) {
+                        let path = vec!["metadata".to_string(), mk.to_string()];
+                        let mut elems = vec!["f:metadata".to_string(), format!("f:{mk}")];
+                        collect(mv, schema, &path, &mut elems, &mut set);
+                    }
+                }
+                continue;
+            }
+            collect(v, schema, std::slice::from_ref(k), &mut vec![format!("f:{k}")], &mut set);
+        }
+        set
+    }
+}
+
+/// Which part of an object a write may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Everything but status (a resource with a status subresource, main endpoint).
+    Main,
+    /// Only status (the status subresource).
+    Status,
+    /// Everything (a resource without a status subresource).
+    All,
+}
+
+fn collect(v: &Value, schema: Schema, path: &[String], elems: &mut Vec<String>, set: &mut FieldSet) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, child) in map {
+                let mut p = path.to_vec();
+                p.push(k.clone());
+                elems.push(format!("f:{k}"));
+                collect(child, schema, &p, elems, set);
+                elems.pop();
+            }
+        }
+        Value::Array(items) => match schema.list_kind(path) {
+            ListKind::Atomic => set.insert(elems),
+            ListKind::Set => {
+                for item in items {
+                    elems.push(format!("v:{item}"));
+                    set.insert(elems);
+                    elems.pop();
+                }
+                if items.is_empty() {
+                    set.insert(elems);
+                }
+            }
+            ListKind::Map(keys) => {
+                for item in items {
+                    elems.push(item_key(item, &keys));
+                    set.insert(elems);
+                    let mut p = path.to_vec();
+                    p.push(ITEM.into());
+                    if let Some(fields) = item.as_object() {
+                        for (k, child) in fields {
+                            let mut fp = p.clone();
+                            fp.push(k.clone());
+                            elems.push(format!("f:{k}"));
+                            collect(child, schema, &fp, elems, set);
+                            elems.pop();
+                        }
+                    }
+                    elems.pop();
+                }
+                if items.is_empty() {
+                    set.insert(elems);
+                }
+            }
+        },
+        _ => set.insert(elems),
+    }
+}
+
+/// `k:{"name":"agent"}`: the key fields of a list-map item, sorted, compact JSON.
+pub fn item_key(item: &Value, keys: &[String]) -> String {
+    let mut m = BTreeMap::new();
+    for k in keys {
+        if let Some(v) = item.get(k) {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    format!("k:{}", serde_json::to_string(&m).unwrap_or_default())
+}
+
+/// The value at a field-set path in an object.
+pub fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut node = object;
+    for elem in path {
+        node = step(node, elem)?;
+    }
+    Some(node)
+}
+
+fn step<'a>(node: &'a Value, elem: &str) -> Option<&'a Value> {
+    if let Some(field) = elem.strip_prefix("f:") {
+        node.get(field)
+    } else if let Some(key) = elem.strip_prefix("k:") {
+        let key: Map<String, Value> = serde_json::from_str(key).ok()?;
+        node.as_array()?.iter().find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))
+    } else if let Some(v) = elem.strip_prefix("v:") {
+        let v: Value = serde_json::from_str(v).ok()?;
+        node.as_array()?.iter().find(|item| **item == v)
+    } else {
+        None
+    }
+}
+
+/// Removes the value at a field-set path (a field, a list-map item, or a set member).
+pub fn remove_at(object: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut node = object;
+    for elem in parents {
+        let next = if let Some(field) = elem.strip_prefix("f:") {
+            node.get_mut(field)
+        } else if let Some(key) = elem.strip_prefix("k:") {
+            let Ok(key) = serde_json::from_str::<Map<String, Value>>(key) else { return };
+            node.as_array_mut().and_then(|a| a.iter_mut().find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v))))
+        } else {
+            None
+        };
+        match next {
+            Some(n) => node = n,
+            None => return,
+        }
+    }
+    if let Some(field) = last.strip_prefix("f:") {
+        if let Some(m) = node.as_object_mut() {
+            m.remove(field);
+        }
+    } else if let Some(key) = last.strip_prefix("k:") {
+        if let (Ok(key), Some(a)) = (serde_json::from_str::<Map<String, Value>>(key), node.as_array_mut()) {
+            a.retain(|item| !key.iter().all(|(k, v)| item.get(k) == Some(v)));
+        }
+    } else if let Some(v) = last.strip_prefix("v:")
+        && let (Ok(v), Some(a)) = (serde_json::from_str::<Value>(v), node.as_array_mut())
+    {
+        a.retain(|item| *item != v);
+    }
+}
+
+/// Merges an apply configuration into the live object: maps field by field, list-maps item by
+/// key, sets by value; atomic lists and scalars are replaced.
+pub fn merge(live: &Value, config: &Value, schema: Schema, path: &[String]) -> Value {
+    match (live, config) {
+        (Value::Object(l), Value::Object(c)) => {
+            let mut out = l.clone();
+            for (k, cv) in c {
+                let mut p = path.to_vec();
+                p.push(k.clone());
+                let merged = match l.get(k) {
+                    Some(lv) => merge(lv, cv, schema, &p),
+                    None => cv.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (Value::Array(l), Value::Array(c)) => match schema.list_kind(path) {
+            ListKind::Atomic => config.clone(),
+            ListKind::Set => {
+                let mut out = l.clone();
+                for item in c {
+                    if !out.contains(item) {
+                        out.push(item.clone());
+                    }
+                }
+                Value::Array(out)
+            }
+            ListKind::Map(keys) => {
+                let mut out = l.clone();
+                let mut item_path = path.to_vec();
+                item_path.push(ITEM.into());
+                for item in c {
+                    let k = item_key(item, &keys);
+                    match out.iter_mut().find(|o| item_key(o, &keys) == k) {
+                        Some(existing) => *existing = merge(existing, item, schema, &item_path),
+                        None => out.push(item.clone()),
+                    }
+                }
+                Value::Array(out)
+            }
+        },
+        _ => config.clone(),
+    }
+}
+
+/// One managedFields entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manager {
+    pub manager: String,
+    pub operation: String,
+    pub api_version: String,
+    pub time: String,
+    pub subresource: Option<String>,
+    pub fields: FieldSet,
+}
+
+impl Manager {
+    pub fn read_all(object: &Value) -> Vec<Manager> {
+        object
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| Manager {
+                        manager: e.get("manager").and_then(Value::as_str).unwrap_or_default().into(),
+                        operation: e.get("operation").and_then(Value::as_str).unwrap_or("Update").into(),
+                        api_version: e.get("apiVersion").and_then(Value::as_str).unwrap_or_default().into(),
+                        time: e.get("time").and_then(Value::as_str).unwrap_or_default().into(),
+                        subresource: e.get("subresource").and_then(Value::as_str).map(str::to_string),
+                        fields: e.get("fieldsV1").map(FieldSet::from_fields_v1).unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn write_all(object: &mut Value, managers: &[Manager]) {
+        let entries: Vec<Value> = managers
+            .iter()
+            .filter(|m| !m.fields.is_empty())
+            .map(|m| {
+                let mut e = json!({
+                    "manager": m.manager, "operation": m.operation, "apiVersion": m.api_version,
+                    "time": m.time, "fieldsType": "FieldsV1", "fieldsV1": m.fields.to_fields_v1(),
+                });
+                if let Some(s) = &m.subresource {
+                    e["subresource"] = json!(s);
+                }
+                e
+            })
+            .collect();
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            if entries.is_empty() {
+                meta.remove("managedFields");
+            } else {
+                meta.insert("managedFields".into(), Value::Array(entries));
+            }
+        }
+    }
+
+    fn same_slot(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
+        self.manager == manager && self.operation == operation && self.subresource.as_deref() == subresource
+    }
+}
+
+/// A field two managers want with different values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    pub manager: String,
+    pub api_version: String,
+    /// `.spec.replicas`-style path.
+    pub field: String,
+}
+
+/// What an apply needs to know besides the objects.
+pub struct ApplyRequest<'a> {
+    pub manager: &'a str,
+    pub api_version: &'a str,
+    pub subresource: Option<&'a str>,
+    pub section: Section,
+    pub force: bool,
+    pub now: &'a str,
+}
+
+/// Server-side apply of `config` onto `live`: the merged object (with managedFields), or the
+/// conflicts that refused it.
+pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -> Result<Value, Vec<Conflict>> {
+    let mut managers = Manager::read_all(live);
+    let new_set = FieldSet::of_object(config, schema, req.section);
+
+    let mut conflicts = Vec::new();
+    for path in new_set.paths() {
+        let wanted = value_at(config, &path);
+        let current = value_at(live, &path);
+        if current.is_none()
+            || wanted == current
+            || path.last().is_some_and(|p| p.starts_with("k:") || p.starts_with("v:"))
+        {
+            continue;
+        }
+        for m in managers.iter_mut() {
+            if m.same_slot(req.manager, "Apply", req.subresource) || !m.fields.contains(&path) {
+                continue;
+            }
+            if req.force {
+                m.fields.remove(&path);
+            } else {
+                conflicts.push(Conflict {
+                    manager: m.manager.clone(),
+                    api_version: m.api_version.clone(),
+                    field: dotted(&path),
+                });
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(conflicts);
+    }
+
+    let mut merged = merge(live, config, schema, &[]);
+    // Fields this manager applied before and no longer does: removed unless someone else owns them.
+    let previous = managers
+        .iter()
+        .find(|m| m.same_slot(req.manager, "Apply", req.subresource))
+        .map(|m| m.fields.clone())
+        .unwrap_or_default();
+    let mut others = FieldSet::default();
+    for m in managers.iter().filter(|m| !m.same_slot(req.manager, "Apply", req.subresource)) {
+        others.union(&m.fields);
+    }
+    let mut dropped: Vec<Vec<String>> =
+        previous.paths().into_iter().filter(|p| !new_set.contains(p) && !others.touches(p)).collect();
+    // Deepest first, so removing an item does not invalidate paths below it.
+    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for path in &dropped {
+        remove_at(&mut merged, path);
+    }
+
+    match managers.iter_mut().find(|m| m.same_slot(req.manager, "Apply", req.subresource)) {
+        Some(m) => {
+            if m.fields != new_set {
+                m.time = req.now.into();
+            }
+            m.fields = new_set;
+            m.api_version = req.api_version.into();
+        }
+        None => managers.push(Manager {
+            manager: req.manager.into(),
+            operation: "Apply".into(),
+            api_version: req.api_version.into(),
+            time: req.now.into(),
+            subresource: req.subresource.map(str::to_string),
+            fields: new_set,
+        }),
+    }
+    Manager::write_all(&mut merged, &managers);
+    Ok(merged)
+}
+
+/// Records a non-apply write (create, update, patch): the writer owns what it changed, and
+/// nobody owns what it removed.
+#[allow(clippy::too_many_arguments)]
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    schema: Schema,
+    manager: &str,
+    api_version: &str,
+    subresource: Option<&str>,
+    section: Section,
+    now: &str,
+) {
+    let mut managers = old.map(Manager::read_all).unwrap_or_default();
+    let new_set = FieldSet::of_object(new, schema, section);
+    let old_set = old.map(|o| FieldSet::of_object(o, schema, section)).unwrap_or_default();
+    let changed: Vec<Vec<String>> =
+        new_set.paths().into_iter().filter(|p| old.is_none_or(|o| value_at(o, p) != value_at(new, p))).collect();
+    let removed: Vec<Vec<String>> = old_set.paths().into_iter().filter(|p| !new_set.contains(p)).collect();
+    if changed.is_empty() && removed.is_empty() {
+        Manager::write_all(new, &managers);
+        return;
+    }
+    for m in managers.iter_mut() {
+        for p in changed.iter().chain(removed.iter()) {
+            m.fields.remove(p);
+        }
+    }
+    let slot = match managers.iter().position(|m| m.same_slot(manager, "Update", subresource)) {
+        Some(i) => i,
+        None => {
+            managers.push(Manager {
+                manager: manager.into(),
+                operation: "Update".into(),
+                api_version: api_version.into(),
+                time: now.into(),
+                subresource: subresource.map(str::to_string),
+                fields: FieldSet::default(),
+            });
+            managers.len() - 1
+        }
+    };
+    let entry = &mut managers[slot];
+    entry.time = now.into();
+    entry.api_version = api_version.into();
+    for p in &changed {
+        entry.fields.insert(p);
+    }
+    Manager::write_all(new, &managers);
+}
+
+/// `.spec.template.spec.containers[name="agent"].image`-style rendering of a field path.
+pub fn dotted(path: &[String]) -> String {
+    let mut out = String::new();
+    for elem in path {
+        if let Some(f) = elem.strip_prefix("f:") {
+            out.push('.');
+            out.push_str(f);
+        } else if let Some(k) = elem.strip_prefix("k:") {
+            let key: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
+            let parts: Vec<String> = key.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!("[{}]", parts.join(",")));
+        } else if let Some(v) = elem.strip_prefix("v:") {
+            out.push_str(&format!("[{v}]"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(manager: &'a str, force: bool) -> ApplyRequest<'a> {
+        ApplyRequest {
+            manager,
+            api_version: "apps/v1",
+            subresource: None,
+            section: Section::Main,
+            force,
+            now: "2026-11-25T00:00:00Z",
+        }
+    }
+
+    #[test]
+    fn fields_v1_round_trips() {
+        let v = json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {".": {}, "f:image": {}}}}});
+        assert_eq!(FieldSet::from_fields_v1(&v).to_fields_v1(), v);
+    }
+
+    #[test]
+    fn apply_owns_leaves_and_list_items_by_key() {
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "labels": {"a": "1"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let set = FieldSet::of_object(&config, Schema::Builtin, Section::Main);
+        let paths: Vec<String> = set.paths().iter().map(|p| dotted(p)).collect();
+        assert!(paths.contains(&".spec.replicas".to_string()));
+        assert!(paths.contains(&".spec.template.spec.containers[name=\"c\"]".to_string()));
+        assert!(paths.contains(&".spec.template.spec.containers[name=\"c\"].image".to_string()));
+        assert!(paths.contains(&".metadata.labels.a".to_string()));
+    }
+
+    #[test]
+    fn conflicting_values_refuse_unless_forced() {
+        let live = json!({"metadata": {"name": "x"}, "spec": {"replicas": 1}});
+        let a = apply(
+            &live,
+            &json!({"metadata": {"name": "x"}, "spec": {"replicas": 1}}),
+            Schema::Builtin,
+            &req("a", false),
+        )
+        .expect("first apply");
+        let err =
+            apply(&a, &json!({"metadata": {"name": "x"}, "spec": {"replicas": 3}}), Schema::Builtin, &req("b", false))
+                .unwrap_err();
+        assert_eq!(
+            err,
+            vec![Conflict { manager: "a".into(), api_version: "apps/v1".into(), field: ".spec.replicas".into() }]
+        );
+        let b =
+            apply(&a, &json!({"metadata": {"name": "x"}, "spec": {"replicas": 3}}), Schema::Builtin, &req("b", true))
+                .expect("forced");
+        assert_eq!(b["spec"]["replicas"], 3);
+        let owners = Manager::read_all(&b);
+        assert!(owners.iter().all(|m| m.manager != "a" || !m.fields.contains(&["f:spec".into(), "f:replicas".into()])));
+    }
+
+    #[test]
+    fn fields_dropped_from_the_config_are_removed_unless_shared() {
+        let live = json!({"metadata": {"name": "x"}});
+        let one = apply(
+            &live,
+            &json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}}),
+            Schema::Builtin,
+            &req("m", false),
+        )
+        .expect("apply");
+        let two =
+            apply(&one, &json!({"metadata": {"name": "x", "labels": {"a": "1"}}}), Schema::Builtin, &req("m", false))
+                .expect("apply");
+        assert_eq!(two["metadata"]["labels"], json!({"a": "1"}));
+        // Another manager sharing a field keeps it alive.
+        let shared = apply(
+            &one,
+            &json!({"metadata": {"name": "x", "labels": {"b": "2"}}}),
+            Schema::Builtin,
+            &req("other", false),
+        )
+        .expect("apply");
+        let three = apply(
+            &shared,
+            &json!({"metadata": {"name": "x", "labels": {"a": "1"}}}),
+            Schema::Builtin,
+            &req("m", false),
+        )
+        .expect("apply");
+        assert_eq!(three["metadata"]["labels"], json!({"a": "1", "b": "2"}));
+    }
+
+    #[test]
+    fn list_maps_merge_by_key() {
+        let live = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}});
+        let cfg = json!({"spec": {"containers": [{"name": "b", "image": "3"}]}});
+        let merged = merge(&live, &cfg, Schema::Builtin, &[]);
+        assert_eq!(merged["spec"]["containers"], json!([{"name": "a", "image": "1"}, {"name": "b", "image": "3"}]));
+    }
+
+    #[test]
+    fn updates_take_ownership_of_what_they_change() {
+        let old = apply(
+            &json!({"metadata": {"name": "x"}}),
+            &json!({"metadata": {"name": "x"}, "spec": {"replicas": 1}}),
+            Schema::Builtin,
+            &req("a", false),
+        )
+        .expect("apply");
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(5);
+        record_update(Some(&old), &mut new, Schema::Builtin, "kubectl-edit", "apps/v1", None, Section::Main, "t");
+        let managers = Manager::read_all(&new);
+        let edit = managers.iter().find(|m| m.manager == "kubectl-edit").expect("editor recorded");
+        assert!(edit.fields.contains(&["f:spec".into(), "f:replicas".into()]));
+        assert!(!managers.iter().any(|m| m.manager == "a"), "a lost its only field");
+    }
+}

@@ -1,0 +1,117 @@
+//! Errors as the API server returns them: `Status` objects with code, reason, message and details.
+
+use serde_json::{Value, json};
+
+use crate::registry::ResourceType;
+
+/// A failed request, rendered as a `metav1.Status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { code, reason, message: message.into(), details: None, retry_after: None }
+    }
+
+    fn details_for(rt: &ResourceType, name: &str) -> Value {
+        json!({"name": name, "group": rt.group, "kind": rt.plural})
+    }
+
+    pub fn not_found(rt: &ResourceType, name: &str) -> Self {
+        let mut e = Self::new(404, "NotFound", format!("{} \"{}\" not found", rt.group_resource(), name));
+        e.details = Some(Self::details_for(rt, name));
+        e
+    }
+
+    pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
+        let mut e = Self::new(409, "AlreadyExists", format!("{} \"{}\" already exists", rt.group_resource(), name));
+        e.details = Some(Self::details_for(rt, name));
+        e
+    }
+
+    pub fn conflict(rt: &ResourceType, name: &str) -> Self {
+        let mut e = Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
+                rt.group_resource(),
+                name
+            ),
+        );
+        e.details = Some(Self::details_for(rt, name));
+        e
+    }
+
+    /// 422 with one cause per refused field.
+    pub fn invalid(rt: &ResourceType, name: &str, causes: Vec<(String, String, String)>) -> Self {
+        let text: Vec<String> = causes.iter().map(|(_, _, message)| message.clone()).collect();
+        let mut e = Self::new(
+            422,
+            "Invalid",
+            format!("{}.{} \"{}\" is invalid: {}", rt.kind, rt.group, name, text.join(", "))
+                .replace(&format!("{}. \"", rt.kind), &format!("{} \"", rt.kind)),
+        );
+        let causes: Vec<Value> = causes
+            .into_iter()
+            .map(|(reason, field, message)| json!({"reason": reason, "message": message, "field": field}))
+            .collect();
+        e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}));
+        e
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    pub fn unsupported_media(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", message)
+    }
+
+    pub fn to_status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": self.message, "reason": self.reason, "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        if let Some(secs) = self.retry_after {
+            s["details"]["retryAfterSeconds"] = json!(secs);
+        }
+        s
+    }
+}
+
+/// A success `Status` (what DELETE of an object without finalizers returns on some paths).
+pub fn success(rt: &ResourceType, name: &str, uid: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+           "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": uid}})
+}
