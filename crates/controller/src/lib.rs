@@ -1,4 +1,13 @@
 //! The gitops-agent operator: render a GitOpsAgent into its children and reconcile them.
 
+pub mod apply;
+pub mod discovery;
 pub mod external;
+pub mod leader;
+pub mod metrics;
+pub mod operator;
+pub mod reconcile;
 pub mod render;
+pub mod status;
+pub mod telemetry;
+pub mod verify;

@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator: reconcile GitOpsAgents into their children until SIGTERM.
+    Run(RunArgs),
     /// Print the Kubernetes objects the operator would create for GitOpsAgent manifests.
     Render {
         /// File holding one or more GitOpsAgent manifests (YAML or JSON); `-` reads standard input.
@@ -44,6 +46,54 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Namespaces to manage (comma-separated); empty manages the whole cluster.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "GITOPS_AGENT_HTTP_ADDR")]
+    http_addr: std::net::SocketAddr,
+    /// Elect a leader through a Lease so that only one replica reconciles.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "GITOPS_AGENT_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Namespace of the leader Lease (default: the pod's namespace, else "default").
+    #[arg(long, env = "POD_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "gitops-agent-operator", env = "GITOPS_AGENT_LEASE_NAME")]
+    lease_name: String,
+    /// Seconds a leader lease holds without renewal.
+    #[arg(long, default_value_t = 15, env = "GITOPS_AGENT_LEASE_SECONDS")]
+    lease_seconds: u64,
+    /// Identity in the Lease (default: the pod name, else host name and process id).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Verify agents with an MCP handshake and an agent-card fetch: auto (on in a cluster), true, false.
+    #[arg(long, default_value = "auto", env = "GITOPS_AGENT_VERIFY")]
+    verify: String,
+    /// Handshake with this URL instead of each agent's Service (the demo and tests, where no pods run).
+    #[arg(long, env = "GITOPS_AGENT_VERIFY_ENDPOINT_OVERRIDE")]
+    verify_endpoint_override: Option<String>,
+    /// Image tag for agents whose spec leaves image.tag empty.
+    #[arg(long, default_value = env!("CARGO_PKG_VERSION"), env = "GITOPS_AGENT_IMAGE_TAG")]
+    image_tag: String,
+    /// Seconds between checks for optional APIs (Gateway API, cert-manager, Prometheus Operator).
+    #[arg(long, default_value_t = 60, env = "GITOPS_AGENT_DISCOVERY_SECONDS")]
+    discovery_seconds: u64,
+    /// Seconds between looks at a ready agent.
+    #[arg(long, default_value_t = 300, env = "GITOPS_AGENT_RESYNC_SECONDS")]
+    resync_seconds: u64,
+    /// Log format: json (clusters) or text.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Json, env = "GITOPS_AGENT_LOG_FORMAT")]
+    log_format: LogFormatArg,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info", env = "GITOPS_AGENT_LOG_LEVEL")]
+    log_level: String,
+}
+
+type LogFormatArg = gitops_agent_controller::telemetry::LogFormat;
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Yaml,
@@ -63,6 +113,7 @@ enum CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => return run_operator(args),
         Command::Render { file, output, namespace, image_tag } => {
             render_files(&file, output, &namespace, &OperatorDefaults { image_tag })
         }
@@ -78,6 +129,84 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_operator(args: RunArgs) -> ExitCode {
+    use gitops_agent_controller::{leader::LeaseConfig, operator, reconcile::Verification, telemetry};
+    telemetry::init(args.log_format, &args.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let verification = match (args.verify.as_str(), args.verify_endpoint_override) {
+        ("false", _) => Verification::Off,
+        (_, Some(url)) => Verification::Override(url),
+        ("true", None) => Verification::Service,
+        ("auto", None) if in_cluster => Verification::Service,
+        ("auto", None) => Verification::Off,
+        (other, None) => {
+            eprintln!("error: --verify must be auto, true or false, not {other:?}");
+            return ExitCode::from(2);
+        }
+    };
+    let identity = args.identity.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "operator".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let settings = operator::Settings {
+        namespaces: args.namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
+        http_addr: args.http_addr,
+        lease: args.leader_election.then(|| LeaseConfig {
+            namespace: args.lease_namespace.unwrap_or_else(|| "default".into()),
+            name: args.lease_name,
+            identity,
+            duration: std::time::Duration::from_secs(args.lease_seconds.max(2)),
+            renew_every: std::time::Duration::from_secs((args.lease_seconds / 3).max(1)),
+        }),
+        verification,
+        defaults: OperatorDefaults { image_tag: args.image_tag },
+        discovery_interval: std::time::Duration::from_secs(args.discovery_seconds.max(1)),
+        resync: std::time::Duration::from_secs(args.resync_seconds.max(1)),
+    };
+    let result = runtime.block_on(async move {
+        let client = kube::Client::try_default().await.map_err(|e| format!("connecting to the cluster: {e}"))?;
+        operator::run(client, settings, shutdown_signal()).await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "operator stopped");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM (Kubernetes) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 fn render_files(

@@ -58,7 +58,10 @@ pub fn invalid(rt: &ResourceType, name: &str, errors: Vec<FieldError>) -> ApiErr
                 FieldErrorKind::TooMany(_) => "FieldValueTooMany",
                 FieldErrorKind::NotFound(_) => "FieldValueNotFound",
             };
-            (reason.to_string(), e.path.clone(), e.to_string())
+            // A cause's message leaves out the field, which has its own member.
+            let text = e.to_string();
+            let message = text.strip_prefix(&format!("{}: ", e.path)).map(str::to_string).unwrap_or(text);
+            (reason.to_string(), e.path.clone(), message)
         })
         .collect();
     ApiError::invalid(rt, name, causes)

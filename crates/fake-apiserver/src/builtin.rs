@@ -2,7 +2,7 @@
 //! decoder), the API server's defaults, and the validation rules a client of ours can hit.
 
 use gitops_agent_api::schema_check::{FieldError, FieldErrorKind};
-use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, events, networking, policy, rbac};
+use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, networking, policy, rbac};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,7 +33,8 @@ fn decode(rt: &ResourceType, v: &Value) -> Result<Value, String> {
         ("apps", "DaemonSet") => round_trip::<apps::v1::DaemonSet>(v),
         ("batch", "Job") => round_trip::<batch::v1::Job>(v),
         ("batch", "CronJob") => round_trip::<batch::v1::CronJob>(v),
-        ("events.k8s.io", "Event") => round_trip::<events::v1::Event>(v),
+        // events.k8s.io Events are stored (and so admitted) as core/v1 Events.
+        ("events.k8s.io", "Event") => round_trip::<core::v1::Event>(v),
         ("policy", "PodDisruptionBudget") => round_trip::<policy::v1::PodDisruptionBudget>(v),
         ("autoscaling", "HorizontalPodAutoscaler") => round_trip::<autoscaling::v2::HorizontalPodAutoscaler>(v),
         ("networking.k8s.io", "NetworkPolicy") => round_trip::<networking::v1::NetworkPolicy>(v),

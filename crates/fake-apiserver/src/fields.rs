@@ -296,6 +296,21 @@ pub fn item_key(item: &Value, keys: &[String]) -> String {
     format!("k:{}", serde_json::to_string(&m).unwrap_or_default())
 }
 
+/// Whether two values are the same, numbers compared by value (`1` equals `1.0`, as YAML and
+/// JSON clients produce either for the same field).
+pub fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x == y || x.as_f64() == y.as_f64(),
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(Some(x), Some(y)))
+        }
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| same(Some(v), y.get(k)))
+        }
+        (a, b) => a == b,
+    }
+}
+
 /// The value at a field-set path in an object.
 pub fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut node = object;
@@ -526,10 +541,16 @@ pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -
     }
     let mut dropped: Vec<Vec<String>> =
         previous.paths().into_iter().filter(|p| !new_set.contains(p) && !others.touches(p)).collect();
-    // Deepest first, so removing an item does not invalidate paths below it.
-    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Outermost first, and nothing below a path already removed: removing a list-map item takes
+    // its fields (including the key fields that find it) with it.
+    dropped.sort_by_key(Vec::len);
+    let mut removed: Vec<&Vec<String>> = Vec::new();
     for path in &dropped {
+        if removed.iter().any(|r| path.starts_with(r)) {
+            continue;
+        }
         remove_at(&mut merged, path);
+        removed.push(path);
     }
 
     match managers.iter_mut().find(|m| m.same_slot(req.manager, "Apply", req.subresource)) {
@@ -710,6 +731,23 @@ mod tests {
         )
         .expect("apply");
         assert_eq!(three["metadata"]["labels"], json!({"a": "1", "b": "2"}));
+    }
+
+    #[test]
+    fn a_list_map_item_no_longer_applied_is_removed_whole() {
+        let cfg = |types: &[&str]| json!({"metadata": {"name": "x"}, "status": {"conditions": types.iter().map(|t| json!({"type": t, "status": "True"})).collect::<Vec<_>>()}});
+        let req = ApplyRequest {
+            manager: "m",
+            api_version: "v1",
+            subresource: Some("status"),
+            section: Section::Status,
+            force: true,
+            now: "t",
+        };
+        let one = apply(&json!({"metadata": {"name": "x"}}), &cfg(&["Ready", "Extra"]), Schema::Builtin, &req)
+            .expect("apply");
+        let two = apply(&one, &cfg(&["Ready"]), Schema::Builtin, &req).expect("apply");
+        assert_eq!(two["status"]["conditions"], json!([{"type": "Ready", "status": "True"}]));
     }
 
     #[test]

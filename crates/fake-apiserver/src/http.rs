@@ -140,6 +140,9 @@ fn discovery(server: &Server, path: &str) -> Option<Result<Value, ApiError>> {
         ["apis"] => Some(Ok(st.registry.group_list())),
         ["apis", g] => Some(st.registry.group(g).ok_or_else(not_found)),
         ["apis", g, v] => Some(st.registry.resource_list(g, v).ok_or_else(not_found)),
+        ["openapi", "v3"] => Some(Ok(st.registry.openapi_index())),
+        ["openapi", "v3", "api", v] => Some(st.registry.openapi_group_version("", v).ok_or_else(not_found)),
+        ["openapi", "v3", "apis", g, v] => Some(st.registry.openapi_group_version(g, v).ok_or_else(not_found)),
         ["openapi", ..] | [] => Some(Err(not_found())),
         _ => None,
     }
@@ -190,6 +193,13 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.starts_with(crate::protobuf::MAGIC) {
+        return crate::protobuf::decode(bytes).ok_or_else(|| {
+            ApiError::unsupported_media(
+                "this server decodes protobuf only for Namespace, ConfigMap, Secret and ServiceAccount; send application/json",
+            )
+        });
+    }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded: {e}")))
 }
@@ -508,7 +518,7 @@ fn update_scale(
             vec![(
                 "FieldValueInvalid".into(),
                 "spec.replicas".into(),
-                format!("spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"),
+                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
             )],
         ));
     }

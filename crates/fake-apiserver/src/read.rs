@@ -47,6 +47,16 @@ impl Filter {
         })
     }
 
+    /// Matches a stored object without copying it, unless its version's fields differ from the
+    /// stored ones (events.k8s.io Events).
+    fn matches_stored(&self, rt: &ResourceType, stored: &Value) -> bool {
+        if rt.group == "events.k8s.io" {
+            self.matches(&convert::from_storage(rt, stored))
+        } else {
+            self.matches(stored)
+        }
+    }
+
     /// Matches the object as the client sees it (field selectors name client-side fields).
     fn matches(&self, visible: &Value) -> bool {
         let ns_ok = self
@@ -128,8 +138,7 @@ pub fn list(server: &Server, rt: &ResourceType, ns: Option<&str>, q: &ListQuery)
         if start.as_ref().is_some_and(|s| key <= *s) {
             continue;
         }
-        let visible = convert::from_storage(rt, object);
-        if !filter.matches(&visible) {
+        if !filter.matches_stored(rt, object) {
             continue;
         }
         if q.limit.is_some_and(|l| l > 0 && items.len() >= l) {
@@ -137,7 +146,7 @@ pub fn list(server: &Server, rt: &ResourceType, ns: Option<&str>, q: &ListQuery)
             continue;
         }
         last = Some(key);
-        items.push(list_item(rt, visible));
+        items.push(list_item(rt, convert::from_storage(rt, object)));
     }
     let mut metadata = json!({"resourceVersion": list_rv.to_string()});
     if remaining > 0
@@ -220,9 +229,8 @@ pub fn watch(
             }
             _ => {
                 for object in st.list(&rt.storage_key(), ns) {
-                    let visible = convert::from_storage(rt, object);
-                    if filter.matches(&visible) {
-                        initial.push(event_line("ADDED", &visible));
+                    if filter.matches_stored(rt, object) {
+                        initial.push(event_line("ADDED", &convert::from_storage(rt, object)));
                     }
                 }
                 if q.send_initial_events {

@@ -306,6 +306,84 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// `/openapi/v3`: one entry per group/version.
+    pub fn openapi_index(&self) -> Value {
+        let mut paths = serde_json::Map::new();
+        for (group, versions) in self.groups() {
+            for v in versions {
+                let gv_path = if group.is_empty() { format!("api/{v}") } else { format!("apis/{group}/{v}") };
+                let hash = self.openapi_hash(&group, &v);
+                paths.insert(
+                    gv_path.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{gv_path}?hash={hash}")}),
+                );
+            }
+        }
+        json!({"paths": paths})
+    }
+
+    fn openapi_hash(&self, group: &str, version: &str) -> String {
+        let doc = self.openapi_group_version(group, version).map(|d| d.to_string()).unwrap_or_default();
+        let hash =
+            doc.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        format!("{hash:016X}")
+    }
+
+    /// `/openapi/v3/<gv>`: the operations clients probe. kubectl reads the PATCH operations to
+    /// learn that the server validates fields itself (`fieldValidation`), so it sends
+    /// `fieldValidation=Strict` instead of needing full schemas.
+    pub fn openapi_group_version(&self, group: &str, version: &str) -> Option<Value> {
+        let types: Vec<&ResourceType> =
+            self.types.iter().filter(|t| t.group == group && t.version == version).collect();
+        if types.is_empty() {
+            return None;
+        }
+        let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let mut paths = serde_json::Map::new();
+        let mut schemas = serde_json::Map::new();
+        for t in types {
+            let gvk = json!([{"group": t.group, "version": t.version, "kind": t.kind}]);
+            let schema_name =
+                format!("{}.{}.{}", if t.group.is_empty() { "core" } else { &t.group }, t.version, t.kind);
+            let schema = t
+                .schema
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+            let mut schema = schema;
+            schema["x-kubernetes-group-version-kind"] = gvk.clone();
+            schemas.insert(schema_name.clone(), schema);
+            let item = if t.namespaced {
+                format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+            } else {
+                format!("{prefix}/{}/{{name}}", t.plural)
+            };
+            let body = json!({"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema_name}")}}}});
+            let op = |id: &str| {
+                json!({
+                    "operationId": id, "x-kubernetes-group-version-kind": gvk[0],
+                    "parameters": [
+                        {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+                        {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+                        {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+                        {"name": "force", "in": "query", "schema": {"type": "boolean"}},
+                    ],
+                    "requestBody": body,
+                    "responses": {"200": body},
+                })
+            };
+            paths.insert(item, json!({"patch": op(&format!("patch{}", t.kind)), "put": op(&format!("replace{}", t.kind)), "get": op(&format!("read{}", t.kind))}));
+        }
+        Some(json!({
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.33.0-fake"},
+            "paths": paths,
+            "components": {"schemas": schemas},
+        }))
+    }
+}
+
 fn group_json(group: &str, versions: &[String]) -> Value {
     let vs: Vec<Value> =
         versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();

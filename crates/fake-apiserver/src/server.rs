@@ -328,7 +328,7 @@ impl Server {
                 let name = meta(object, "name").unwrap_or_default();
                 st.registry
                     .register_crd(object)
-                    .map_err(|e| ApiError::invalid(rt, &name, vec![("FieldValueInvalid".into(), "spec".into(), e)]))?;
+                    .map_err(|e| ApiError::invalid(rt, &name, vec![("FieldValueInvalid".into(), String::new(), e)]))?;
             }
             _ => {}
         }
@@ -363,7 +363,7 @@ impl Server {
                     vec![(
                         "FieldValueInvalid".into(),
                         "metadata.resourceVersion".into(),
-                        "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update".into(),
+                        "Invalid value: 0x0: must be specified for an update".into(),
                     )],
                 ));
             }
@@ -469,7 +469,7 @@ impl Server {
                 vec![(
                     "FieldValueRequired".into(),
                     "fieldManager".into(),
-                    "fieldManager: Required value: is required for apply patch".into(),
+                    "Required value: is required for apply patch".into(),
                 )],
             ));
         }
@@ -568,8 +568,7 @@ impl Server {
                     vec![(
                         "FieldValueForbidden".into(),
                         "metadata.finalizers".into(),
-                        "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted"
-                            .into(),
+                        "Forbidden: no new finalizers can be added if the object is being deleted".into(),
                     )],
                 ));
             }
@@ -606,7 +605,7 @@ impl Server {
             builtin::crd_status(&mut new, &now());
             st.registry
                 .register_crd(&new)
-                .map_err(|e| ApiError::invalid(rt, &name, vec![("FieldValueInvalid".into(), "spec".into(), e)]))?;
+                .map_err(|e| ApiError::invalid(rt, &name, vec![("FieldValueInvalid".into(), String::new(), e)]))?;
         }
         if opts.dry_run {
             return Ok(Written { object: convert::from_storage(rt, &new), warnings, created: false });

@@ -50,15 +50,14 @@ impl ApiError {
         e
     }
 
-    /// 422 with one cause per refused field.
+    /// 422 with one cause per refused field: (reason, field, message without the field).
     pub fn invalid(rt: &ResourceType, name: &str, causes: Vec<(String, String, String)>) -> Self {
-        let text: Vec<String> = causes.iter().map(|(_, _, message)| message.clone()).collect();
-        let mut e = Self::new(
-            422,
-            "Invalid",
-            format!("{}.{} \"{}\" is invalid: {}", rt.kind, rt.group, name, text.join(", "))
-                .replace(&format!("{}. \"", rt.kind), &format!("{} \"", rt.kind)),
-        );
+        let text: Vec<String> = causes
+            .iter()
+            .map(|(_, field, message)| if field.is_empty() { message.clone() } else { format!("{field}: {message}") })
+            .collect();
+        let qualified = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
+        let mut e = Self::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {}", text.join(", ")));
         let causes: Vec<Value> = causes
             .into_iter()
             .map(|(reason, field, message)| json!({"reason": reason, "message": message, "field": field}))

@@ -1,0 +1,382 @@
+//! The reconcile loop: a GitOpsAgent in, its children applied, stale ones pruned, its status
+//! written. Reads top to bottom; the helpers it calls each do one thing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gitops_agent_api::GitOpsAgent;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{field, info, instrument, warn};
+
+use crate::apply::{self, Outcome};
+use crate::discovery::{OptionalApi, OptionalApis};
+use crate::metrics::{KindLabels, Metrics, ReasonLabels, ResultLabels};
+use crate::render::{self, Child, OperatorDefaults};
+use crate::status::{self, Cond, Observed};
+use crate::verify::Verifier;
+
+/// Finalizer that removes the children ownerReferences cannot reach (cluster-scoped ones and
+/// RoleBindings in other namespaces). Added only to agents that have such children.
+pub const FINALIZER: &str = "agents.gitops.dev/cleanup";
+
+/// How the operator checks that agents answer.
+#[derive(Clone, Debug)]
+pub enum Verification {
+    Off,
+    /// Handshake with each agent's Service.
+    Service,
+    /// Handshake with this URL instead (for the demo and tests, where no pods run).
+    Override(String),
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub defaults: OperatorDefaults,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub apis: Arc<OptionalApis>,
+    pub verification: Verification,
+    pub verifier: Verifier,
+    /// Consecutive failures per agent, for the error policy's backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+    /// How often a ready agent is looked at again.
+    pub resync: Duration,
+    /// Namespaces this operator manages; empty means all. (With several, the controller watches
+    /// the cluster and leaves the others alone.)
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("applying {child}: {source}")]
+    Apply { child: String, source: kube::Error },
+    #[error("GitOpsAgent has no namespace")]
+    NoNamespace,
+}
+
+impl Error {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Kube(kube::Error::Api(s)) | Self::Apply { source: kube::Error::Api(s), .. } => match s.code {
+                409 => "Conflict",
+                429 => "TooManyRequests",
+                500..=599 => "ServerError",
+                _ => "ApiError",
+            },
+            Self::Kube(_) | Self::Apply { .. } => "Transport",
+            Self::NoNamespace => "NoNamespace",
+        }
+    }
+}
+
+/// A child write the API server refuses for good (until the spec changes), as opposed to one
+/// worth retrying.
+fn is_permanent(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if matches!(s.code, 400 | 403 | 404 | 405 | 415 | 422))
+}
+
+fn key(agent: &GitOpsAgent) -> String {
+    format!("{}/{}", agent.namespace().unwrap_or_default(), agent.name_any())
+}
+
+/// Every kind the operator can render, with whether it is namespaced.
+fn child_kinds() -> Vec<(kube::core::ApiResource, bool)> {
+    use crate::external::{Certificate, ClusterIssuer, HTTPRoute, ServiceMonitor};
+    use k8s_openapi::api::{apps::v1::Deployment, autoscaling::v2::HorizontalPodAutoscaler, core::v1::*};
+    use k8s_openapi::api::{networking::v1::NetworkPolicy, policy::v1::PodDisruptionBudget, rbac::v1::*};
+    fn ar<K: Resource<DynamicType = ()>>() -> kube::core::ApiResource {
+        kube::core::ApiResource::erase::<K>(&())
+    }
+    vec![
+        (ar::<ServiceAccount>(), true),
+        (ar::<ClusterRole>(), false),
+        (ar::<ClusterRoleBinding>(), false),
+        (ar::<RoleBinding>(), true),
+        (ar::<Service>(), true),
+        (ar::<Deployment>(), true),
+        (ar::<PodDisruptionBudget>(), true),
+        (ar::<HorizontalPodAutoscaler>(), true),
+        (ar::<NetworkPolicy>(), true),
+        (ar::<ClusterIssuer>(), false),
+        (ar::<Certificate>(), true),
+        (ar::<HTTPRoute>(), true),
+        (ar::<ServiceMonitor>(), true),
+    ]
+}
+
+async fn publish(ctx: &Context, agent: &GitOpsAgent, type_: EventType, reason: &str, note: String) {
+    let event = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    if let Err(e) = ctx.recorder.publish(&event, &agent.object_ref(&())).await {
+        warn!(error = %e, reason, "could not record an event");
+    }
+}
+
+#[instrument(skip_all, fields(namespace = field::Empty, name = field::Empty, generation = field::Empty))]
+pub async fn reconcile(agent: Arc<GitOpsAgent>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = tracing::Span::current();
+    span.record("namespace", agent.namespace().unwrap_or_default());
+    span.record("name", agent.name_any());
+    span.record("generation", agent.metadata.generation.unwrap_or_default());
+    let started = Instant::now();
+    ctx.metrics.in_flight.inc();
+    let result = reconcile_inner(&agent, &ctx).await;
+    ctx.metrics.in_flight.dec();
+    ctx.metrics.duration.observe(started.elapsed().as_secs_f64());
+    let outcome = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics.reconciles.get_or_create(&ResultLabels { result: outcome.into() }).inc();
+    if result.is_ok()
+        && let Ok(mut f) = ctx.failures.lock()
+    {
+        f.remove(&key(&agent));
+    }
+    result
+}
+
+async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, Error> {
+    let ns = agent.namespace().ok_or(Error::NoNamespace)?;
+    if !ctx.namespaces.is_empty() && !ctx.namespaces.contains(&ns) {
+        return Ok(Action::await_change());
+    }
+    let agents: Api<GitOpsAgent> = Api::namespaced(ctx.client.clone(), &ns);
+
+    // 1. Being deleted: remove what ownerReferences cannot, then let go.
+    if agent.metadata.deletion_timestamp.is_some() {
+        cleanup_unowned(agent, ctx).await?;
+        remove_finalizer(&agents, agent).await?;
+        return Ok(Action::await_change());
+    }
+
+    // 2. What the spec wants, minus children whose API this cluster does not serve.
+    let desired = match render::render(agent, &ctx.defaults) {
+        Ok(children) => children,
+        Err(e) => {
+            let observed = Observed { stalled: Some(format!("render failed: {e}")), ..Default::default() };
+            publish(ctx, agent, EventType::Warning, "Failed", e.to_string()).await;
+            write_status(&agents, agent, &observed).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let (desired, skipped): (Vec<Child>, Vec<Child>) =
+        desired.into_iter().partition(|c| OptionalApi::for_kind(&c.kind()).is_none_or(|api| ctx.apis.is_served(api)));
+
+    // 3. Children outside the agent's namespace need the cleanup finalizer.
+    let needs_finalizer = desired.iter().any(|c| c.namespace() != Some(ns.as_str()));
+    if needs_finalizer && !agent.finalizers().iter().any(|f| f == FINALIZER) {
+        add_finalizer(&agents, agent).await?;
+    }
+
+    // 4. Apply what drifted.
+    let mut observed = Observed { selector: selector(agent), ..Default::default() };
+    let mut applied = Vec::new();
+    let mut deployment = None;
+    for child in &desired {
+        match apply::apply(&ctx.client, child).await {
+            Ok((outcome, live)) => {
+                if outcome == Outcome::Applied {
+                    applied.push(child.display_name());
+                    ctx.metrics.writes.get_or_create(&KindLabels { kind: child.kind() }).inc();
+                }
+                if matches!(child, Child::Deployment(_)) {
+                    deployment = Some(live);
+                }
+            }
+            Err(e) if is_permanent(&e) => {
+                let message = format!("{} was refused: {}", child.display_name(), api_message(&e));
+                warn!(child = %child.display_name(), error = %e, "child refused by the API server");
+                publish(ctx, agent, EventType::Warning, "Failed", message.clone()).await;
+                observed.stalled = Some(message);
+                break;
+            }
+            Err(source) => return Err(Error::Apply { child: child.display_name(), source }),
+        }
+    }
+    if !applied.is_empty() {
+        info!(count = applied.len(), children = ?applied, "applied children");
+        publish(ctx, agent, EventType::Normal, "Applied", format!("applied {}", applied.join(", "))).await;
+    }
+
+    // 5. Prune what the spec no longer wants (only when everything wanted applied).
+    if observed.stalled.is_none() {
+        prune(agent, ctx, &desired).await?;
+    }
+
+    // 6. Conditions for optional children.
+    for (kind, type_) in [
+        ("HTTPRoute", "HTTPRouteReady"),
+        ("Certificate", "CertificateReady"),
+        ("ServiceMonitor", "ServiceMonitorReady"),
+    ] {
+        let api = OptionalApi::for_kind(kind).map(|a| a.name()).unwrap_or_default();
+        if skipped.iter().any(|c| c.kind() == kind) {
+            observed.extra.push(Cond::new(type_, false, "APINotInstalled", format!("{api} is not served by this cluster; the {kind} was skipped and will be created when the API appears")));
+        } else if desired.iter().any(|c| c.kind() == kind) {
+            observed.extra.push(Cond::new(type_, true, "Applied", format!("the {kind} is applied")));
+        }
+    }
+    let was_skipped = |kind: &str| {
+        agent
+            .status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "APINotInstalled" && c.type_.starts_with(kind)))
+    };
+    for child in &skipped {
+        if !was_skipped(&child.kind()) {
+            publish(
+                ctx,
+                agent,
+                EventType::Warning,
+                "Skipped",
+                format!(
+                    "{} skipped: {} is not installed",
+                    child.display_name(),
+                    OptionalApi::for_kind(&child.kind()).map(|a| a.name()).unwrap_or_default()
+                ),
+            )
+            .await;
+        }
+    }
+
+    // 7. Replicas and availability from the Deployment; then verification.
+    if let Some(d) = &deployment {
+        observed.replicas = d.data.pointer("/status/replicas").and_then(|v| v.as_i64()).map(|v| v as i32);
+        observed.ready_replicas = d.data.pointer("/status/readyReplicas").and_then(|v| v.as_i64()).map(|v| v as i32);
+        let generation_seen =
+            d.data.pointer("/status/observedGeneration").and_then(|v| v.as_i64()) >= d.metadata.generation;
+        let wanted = d.data.pointer("/spec/replicas").and_then(|v| v.as_i64()).unwrap_or(1) as i32;
+        observed.available = generation_seen && observed.ready_replicas.unwrap_or(0) >= wanted;
+    }
+    observed.url = render::public_url(agent);
+    observed.endpoints = Some(status::endpoints(agent, observed.url.as_deref()));
+    observed.verified = match (&ctx.verification, observed.available) {
+        (Verification::Off, _) => None,
+        (_, false) => Some(Err("waiting for the Deployment before the handshake".into())),
+        (Verification::Service, true) => {
+            let base = format!("http://{}.{}.svc:{}", agent.name_any(), ns, agent.spec.service.port);
+            Some(ctx.verifier.verify(&base).await)
+        }
+        (Verification::Override(url), true) => Some(ctx.verifier.verify(url).await),
+    };
+
+    // 8. Status, written only when it changed.
+    write_status(&agents, agent, &observed).await?;
+    let ready = observed.stalled.is_none() && observed.available && !matches!(observed.verified, Some(Err(_)));
+    Ok(if ready { Action::requeue(ctx.resync) } else { Action::requeue(Duration::from_secs(10)) })
+}
+
+fn selector(agent: &GitOpsAgent) -> String {
+    render::selector_labels(&agent.name_any()).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn write_status(agents: &Api<GitOpsAgent>, agent: &GitOpsAgent, observed: &Observed) -> Result<(), Error> {
+    let status = status::build(agent, observed, jiff::Timestamp::now());
+    if agent.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let patch = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent", "status": status});
+    agents
+        .patch_status(&agent.name_any(), &PatchParams::apply(render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+async fn prune(agent: &GitOpsAgent, ctx: &Context, desired: &[Child]) -> Result<(), Error> {
+    let ns = agent.namespace().unwrap_or_default();
+    let wanted: BTreeSet<(String, Option<String>, String)> =
+        desired.iter().map(|c| (c.kind(), c.namespace().map(str::to_string), c.name().to_string())).collect();
+    let mut pruned = Vec::new();
+    for (ar, namespaced) in child_kinds() {
+        if OptionalApi::for_kind(&ar.kind).is_some_and(|api| !ctx.apis.is_served(api)) {
+            continue;
+        }
+        let existing =
+            apply::existing_children(&ctx.client, &ar, namespaced, &ns, &agent.name_any(), agent.uid().as_deref())
+                .await?;
+        ctx.metrics.managed_objects.get_or_create(&KindLabels { kind: ar.kind.clone() }).set(existing.len() as i64);
+        for object in existing {
+            let id = (ar.kind.clone(), object.namespace(), object.name_any());
+            if !wanted.contains(&id) {
+                apply::delete(&ctx.client, &ar, &object).await?;
+                ctx.metrics.writes.get_or_create(&KindLabels { kind: ar.kind.clone() }).inc();
+                pruned.push(format!("{}/{}", ar.kind, object.name_any()));
+            }
+        }
+    }
+    if !pruned.is_empty() {
+        info!(children = ?pruned, "pruned children");
+        publish(ctx, agent, EventType::Normal, "Pruned", format!("deleted {}", pruned.join(", "))).await;
+    }
+    Ok(())
+}
+
+/// Deletes the children ownerReferences cannot garbage-collect.
+async fn cleanup_unowned(agent: &GitOpsAgent, ctx: &Context) -> Result<(), Error> {
+    let ns = agent.namespace().unwrap_or_default();
+    for (ar, namespaced) in child_kinds() {
+        if OptionalApi::for_kind(&ar.kind).is_some_and(|api| !ctx.apis.is_served(api)) {
+            continue;
+        }
+        let existing: Vec<DynamicObject> =
+            apply::existing_children(&ctx.client, &ar, namespaced, &ns, &agent.name_any(), agent.uid().as_deref())
+                .await?;
+        for object in existing.iter().filter(|o| o.namespace().as_deref() != Some(ns.as_str())) {
+            apply::delete(&ctx.client, &ar, object).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn add_finalizer(agents: &Api<GitOpsAgent>, agent: &GitOpsAgent) -> Result<(), Error> {
+    let mut finalizers = agent.finalizers().to_vec();
+    finalizers.push(FINALIZER.into());
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": agent.resource_version()}});
+    agents.patch(&agent.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+    Ok(())
+}
+
+async fn remove_finalizer(agents: &Api<GitOpsAgent>, agent: &GitOpsAgent) -> Result<(), Error> {
+    if !agent.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let finalizers: Vec<&String> = agent.finalizers().iter().filter(|f| *f != FINALIZER).collect();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": agent.resource_version()}});
+    match agents.patch(&agent.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Backoff with jitter for failed reconciles: 1s, 2s, 4s … up to 5 minutes, ±20%.
+pub fn error_policy(agent: Arc<GitOpsAgent>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(name = %agent.name_any(), namespace = ?agent.namespace(), error = %error, "reconcile failed");
+    ctx.metrics.errors.get_or_create(&ReasonLabels { reason: error.reason().into() }).inc();
+    let attempts = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let n = f.entry(key(&agent)).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        })
+        .unwrap_or(1);
+    let base = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(8)).min(Duration::from_secs(300));
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = 0.8 + f64::from(nanos % 400) / 1000.0;
+    Action::requeue(base.mul_f64(jitter))
+}

@@ -1,0 +1,130 @@
+//! The GitOpsAgent's status: kstatus conditions (Ready, Reconciling, Stalled), one condition per
+//! optional child and for verification, replicas from the Deployment, URL and endpoints.
+
+use gitops_agent_api::GitOpsAgent;
+use gitops_agent_api::spec::{Endpoints, GitOpsAgentStatus, ServerInfo};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::ResourceExt;
+
+/// One condition as computed by a reconcile (before timestamps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cond {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Cond {
+    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { type_, status, reason: reason.into(), message: message.into() }
+    }
+}
+
+/// What a reconcile learned, from which the status is built.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub replicas: Option<i32>,
+    pub ready_replicas: Option<i32>,
+    pub available: bool,
+    /// A child the API server refused (422/403): the spec cannot converge as is.
+    pub stalled: Option<String>,
+    /// Per-child and verification conditions.
+    pub extra: Vec<Cond>,
+    /// Whether the server answered the handshake (None: verification off).
+    pub verified: Option<Result<ServerInfo, String>>,
+    pub url: Option<String>,
+    pub endpoints: Option<Endpoints>,
+    pub selector: String,
+}
+
+/// Builds the status to write, keeping `lastTransitionTime` of conditions whose status did not
+/// change (so a resync that changes nothing writes nothing).
+pub fn build(agent: &GitOpsAgent, observed: &Observed, now: jiff::Timestamp) -> GitOpsAgentStatus {
+    let generation = agent.metadata.generation;
+    let mut conds: Vec<Cond> = Vec::new();
+    let verified_ok = !matches!(observed.verified, Some(Err(_)));
+    let ready = observed.stalled.is_none() && observed.available && verified_ok;
+    match (&observed.stalled, ready) {
+        (Some(message), _) => {
+            conds.push(Cond::new("Ready", false, "ApplyFailed", message.clone()));
+            conds.push(Cond::new("Stalled", true, "ApplyFailed", message.clone()));
+            conds.push(Cond::new("Reconciling", false, "ApplyFailed", "waiting for the spec to change"));
+        }
+        (None, true) => {
+            let replicas = observed.ready_replicas.unwrap_or(0);
+            conds.push(Cond::new("Ready", true, "Available", format!("{replicas} agent replica(s) ready")));
+            conds.push(Cond::new("Reconciling", false, "Available", "the agent is up to date"));
+            conds.push(Cond::new("Stalled", false, "Available", "the agent is up to date"));
+        }
+        (None, false) => {
+            let (reason, message) = if !observed.available {
+                (
+                    "DeploymentNotAvailable",
+                    format!(
+                        "waiting for the Deployment: {}/{} replicas ready",
+                        observed.ready_replicas.unwrap_or(0),
+                        observed.replicas.unwrap_or(0)
+                    ),
+                )
+            } else {
+                ("VerificationFailed", "the agent server did not answer the MCP/A2A handshake".to_string())
+            };
+            conds.push(Cond::new("Ready", false, reason, message.clone()));
+            conds.push(Cond::new("Reconciling", true, reason, message));
+            conds.push(Cond::new("Stalled", false, "Progressing", "the agent is converging"));
+        }
+    }
+    match &observed.verified {
+        None => conds.push(Cond::new("Verified", false, "VerificationDisabled", "verification of the MCP/A2A endpoints is turned off for this operator (--verify=false); Ready does not include it")),
+        Some(Ok(info)) => conds.push(Cond::new("Verified", true, "HandshakeSucceeded", format!("{} {} answered with {} tools", info.name, info.version, info.tool_count))),
+        Some(Err(e)) => conds.push(Cond::new("Verified", false, "HandshakeFailed", e.clone())),
+    }
+    conds.extend(observed.extra.iter().cloned());
+
+    let previous = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let conditions = conds
+        .into_iter()
+        .map(|c| {
+            let status = if c.status { "True" } else { "False" }.to_string();
+            let kept = previous
+                .iter()
+                .find(|p| p.type_ == c.type_ && p.status == status)
+                .map(|p| p.last_transition_time.clone());
+            Condition {
+                type_: c.type_.to_string(),
+                status,
+                reason: c.reason,
+                message: c.message,
+                observed_generation: generation,
+                last_transition_time: kept.unwrap_or(Time(now)),
+            }
+        })
+        .collect();
+    GitOpsAgentStatus {
+        observed_generation: generation,
+        conditions,
+        replicas: observed.replicas,
+        ready_replicas: observed.ready_replicas,
+        selector: Some(observed.selector.clone()),
+        url: observed.url.clone(),
+        endpoints: observed.endpoints.clone(),
+        server_info: observed.verified.as_ref().and_then(|v| v.as_ref().ok().cloned()),
+    }
+}
+
+/// The endpoints of an agent, in-cluster and (when exposed) public.
+pub fn endpoints(agent: &GitOpsAgent, public_url: Option<&str>) -> Endpoints {
+    let ns = agent.namespace().unwrap_or_else(|| "default".into());
+    let base = public_url
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("http://{}.{}.svc:{}", agent.name_any(), ns, agent.spec.service.port));
+    Endpoints {
+        mcp: format!("{base}/mcp"),
+        a2a: format!("{base}/"),
+        agent_card: format!("{base}/.well-known/agent-card.json"),
+        metrics: agent.spec.metrics.enabled.then(|| {
+            format!("http://{}.{}.svc:{}{}", agent.name_any(), ns, agent.spec.metrics.port, agent.spec.metrics.path)
+        }),
+    }
+}

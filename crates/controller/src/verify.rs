@@ -1,0 +1,141 @@
+//! Verification that a deployed agent really answers: an MCP handshake (`initialize`, then
+//! `tools/list`) over Streamable HTTP and an A2A agent-card fetch against its Service.
+
+use std::time::Duration;
+
+use axum::http::{Request, response::Parts};
+use gitops_agent_api::spec::ServerInfo;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+type Body = Full<axum::body::Bytes>;
+
+/// The MCP protocol version the operator speaks in the handshake.
+const PROTOCOL_VERSION: &str = "2025-11-25";
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Verifier {
+    http: Client<HttpConnector, Body>,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self { http: Client::builder(TokioExecutor::new()).build_http() }
+    }
+}
+
+/// The JSON-RPC message in a response that is either JSON or an SSE stream.
+fn rpc_message(content_type: &str, body: &[u8]) -> Result<Value, String> {
+    let text = String::from_utf8_lossy(body);
+    let payload = if content_type.starts_with("text/event-stream") {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .find(|d| !d.is_empty())
+            .ok_or("the SSE response carried no data")?
+            .to_string()
+    } else {
+        text.into_owned()
+    };
+    serde_json::from_str(&payload).map_err(|e| format!("the response is not JSON-RPC: {e}"))
+}
+
+impl Verifier {
+    async fn send(&self, request: Request<Body>) -> Result<(Parts, Vec<u8>), String> {
+        let response = tokio::time::timeout(TIMEOUT, self.http.request(request))
+            .await
+            .map_err(|_| format!("no answer within {}s", TIMEOUT.as_secs()))?
+            .map_err(|e| format!("connection failed: {e}"))?;
+        let (parts, body) = response.into_parts();
+        let bytes = tokio::time::timeout(TIMEOUT, body.collect())
+            .await
+            .map_err(|_| "the body did not arrive in time".to_string())?
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        Ok((parts, bytes.to_vec()))
+    }
+
+    async fn rpc(&self, url: &str, session: Option<&str>, message: Value) -> Result<(Value, Option<String>), String> {
+        let mut request = Request::post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION);
+        if let Some(s) = session {
+            request = request.header("mcp-session-id", s);
+        }
+        let request = request.body(Full::new(message.to_string().into())).map_err(|e| e.to_string())?;
+        let (parts, body) = self.send(request).await?;
+        if !parts.status.is_success() {
+            return Err(format!("{url} answered HTTP {}", parts.status));
+        }
+        let session = parts.headers.get("mcp-session-id").and_then(|h| h.to_str().ok()).map(str::to_string);
+        if body.is_empty() {
+            return Ok((Value::Null, session));
+        }
+        let content_type =
+            parts.headers.get("content-type").and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
+        let message = rpc_message(&content_type, &body)?;
+        if let Some(error) = message.get("error") {
+            return Err(format!("{url} answered a JSON-RPC error: {error}"));
+        }
+        Ok((message.get("result").cloned().unwrap_or(Value::Null), session))
+    }
+
+    /// Handshakes with the agent at `base` (e.g. `http://agent.ns.svc:8080`).
+    pub async fn verify(&self, base: &str) -> Result<ServerInfo, String> {
+        let mcp = format!("{}/mcp", base.trim_end_matches('/'));
+        let (init, session) = self
+            .rpc(
+                &mcp,
+                None,
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
+                    "clientInfo": {"name": "gitops-agent-operator", "version": env!("CARGO_PKG_VERSION")}}}),
+            )
+            .await?;
+        let info = init.get("serverInfo").ok_or("initialize returned no serverInfo")?;
+        self.rpc(&mcp, session.as_deref(), json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await?;
+        let (tools, _) = self
+            .rpc(&mcp, session.as_deref(), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}))
+            .await?;
+        let tool_count = tools.get("tools").and_then(Value::as_array).map_or(0, Vec::len);
+
+        let card_url = format!("{}/.well-known/agent-card.json", base.trim_end_matches('/'));
+        let request = Request::get(&card_url).body(Full::new(axum::body::Bytes::new())).map_err(|e| e.to_string())?;
+        let (parts, body) = self.send(request).await?;
+        if !parts.status.is_success() {
+            return Err(format!("{card_url} answered HTTP {}", parts.status));
+        }
+        serde_json::from_slice::<Value>(&body).map_err(|e| format!("the agent card is not JSON: {e}"))?;
+
+        Ok(ServerInfo {
+            name: info.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            version: info.get("version").and_then(Value::as_str).unwrap_or_default().to_string(),
+            protocol_versions: init
+                .get("protocolVersion")
+                .and_then(Value::as_str)
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default(),
+            tool_count: i32::try_from(tool_count).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rpc_message;
+
+    #[test]
+    fn reads_json_and_sse_answers() {
+        assert_eq!(
+            rpc_message("application/json", br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).ok().map(|v| v["id"].clone()),
+            Some(1.into())
+        );
+        let sse = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}\n\n";
+        assert_eq!(rpc_message("text/event-stream", sse).ok().map(|v| v["id"].clone()), Some(2.into()));
+        assert!(rpc_message("application/json", b"<html>").is_err());
+    }
+}

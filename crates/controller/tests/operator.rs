@@ -1,0 +1,498 @@
+//! The real operator against the embedded API server over HTTPS: children, status, drift repair,
+//! pruning, optional APIs, stalls, leader election, zero steady-state writes, cleanup.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use std::time::Duration;
+
+use fake_apiserver::{Config, Listen, Running, fixtures};
+use gitops_agent_controller::leader::LeaseConfig;
+use gitops_agent_controller::operator::{self, Settings};
+use gitops_agent_controller::reconcile::Verification;
+use gitops_agent_controller::render::OperatorDefaults;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+struct Cluster {
+    running: Running,
+    client: Client,
+}
+
+async fn cluster(optional_apis: bool) -> Cluster {
+    gitops_agent_controller::telemetry::init(gitops_agent_controller::telemetry::LogFormat::Text, "warn");
+    let running = fake_apiserver::start(
+        Config { deployment_ready_after: Duration::from_millis(50), ..Config::default() },
+        Listen::default(),
+    )
+    .await
+    .expect("fake API server");
+    fixtures::load_crds(&running.server, &root().join("crds")).expect("GitOpsAgent CRD");
+    if optional_apis {
+        fixtures::load_crds(&running.server, &root().join("examples/optional-crds")).expect("optional CRDs");
+    }
+    let client = running.client().await.expect("client");
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for name in ["gitops-agent", "team-a"] {
+        ns.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns"))
+            .await
+            .expect("namespace");
+    }
+    Cluster { running, client }
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+fn settings(lease: Option<&str>) -> Settings {
+    Settings {
+        namespaces: vec![],
+        http_addr: free_addr(),
+        lease: lease.map(|identity| LeaseConfig {
+            namespace: "gitops-agent".into(),
+            name: "gitops-agent-operator".into(),
+            identity: identity.into(),
+            duration: Duration::from_secs(2),
+            renew_every: Duration::from_millis(300),
+        }),
+        verification: Verification::Off,
+        defaults: OperatorDefaults { image_tag: "1.0.0".into() },
+        discovery_interval: Duration::from_millis(300),
+        resync: Duration::from_millis(500),
+    }
+}
+
+/// Starts an operator; dropping the returned sender stops it.
+async fn operator(c: &Cluster, s: Settings) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let client = c.running.client().await.expect("client");
+    let handle = tokio::spawn(async move {
+        operator::run(client, s, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("operator runs");
+    });
+    (stop, handle)
+}
+
+fn agents(client: &Client) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("agents.gitops.dev", "v1alpha1", "GitOpsAgent"),
+        "gitopsagents",
+    );
+    Api::namespaced_with(client.clone(), "gitops-agent", &ar)
+}
+
+async fn apply_agent(client: &Client, spec: Value) -> DynamicObject {
+    let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent", "metadata": {"name": "agent", "namespace": "gitops-agent"}, "spec": spec});
+    agents(client)
+        .patch("agent", &PatchParams::apply("test").force(), &Patch::Apply(&agent))
+        .await
+        .expect("apply agent")
+}
+
+fn condition(agent: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
+    agent.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).map(|c| {
+        (
+            c["status"].as_str().unwrap_or_default().into(),
+            c["reason"].as_str().unwrap_or_default().into(),
+            c["message"].as_str().unwrap_or_default().into(),
+        )
+    })
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn wait_ready(client: &Client) -> DynamicObject {
+    let api = agents(client);
+    let last = api.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        if let Ok(a) = last.get("agent").await {
+            eprintln!(
+                "agent before the timeout: {}",
+                serde_json::to_string_pretty(&a.data["status"]).unwrap_or_default()
+            );
+        }
+    });
+    eventually("Ready=True", || {
+        let api = api.clone();
+        async move {
+            let a = api.get("agent").await.ok()?;
+            let observed = a.data.pointer("/status/observedGeneration").and_then(Value::as_i64);
+            (condition(&a, "Ready").map(|c| c.0) == Some("True".into()) && observed == a.metadata.generation)
+                .then_some(a)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_agent_gets_hardened_owned_children_and_becomes_ready() {
+    let c = cluster(true).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    let agent = apply_agent(&c.client, json!({"metrics": {"serviceMonitor": {"enabled": true}},
+        "httpRoute": {"enabled": true, "hostnames": ["agent.example.com"], "parentRefs": [{"name": "gw", "namespace": "infra"}]},
+        "tls": {"enabled": true, "issuerRef": {"name": "letsencrypt-prod"}}})).await;
+    let ready = wait_ready(&c.client).await;
+
+    let deployment: Deployment =
+        Api::namespaced(c.client.clone(), "gitops-agent").get("agent").await.expect("deployment");
+    let owner = &deployment.owner_references()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("GitOpsAgent", agent.uid().unwrap().as_str(), Some(true))
+    );
+    let sc = deployment.spec.unwrap().template.spec.unwrap().containers[0].security_context.clone().unwrap();
+    assert_eq!(
+        (sc.read_only_root_filesystem, sc.allow_privilege_escalation, sc.run_as_non_root),
+        (Some(true), Some(false), Some(true))
+    );
+    for (group, version, kind, plural) in [
+        ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
+        ("cert-manager.io", "v1", "Certificate", "certificates"),
+        ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
+    ] {
+        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let list = Api::<DynamicObject>::namespaced_with(c.client.clone(), "gitops-agent", &ar)
+            .list(&ListParams::default())
+            .await
+            .expect("list");
+        assert_eq!(list.items.len(), 1, "{kind}");
+    }
+    let role: ClusterRole =
+        Api::all(c.client.clone()).get("gitops-agent-gitops-agent-agent").await.expect("cluster role");
+    assert!(role.rules.unwrap().iter().all(|r| r.verbs.iter().all(|v| ["get", "list", "watch"].contains(&v.as_str()))));
+    assert!(
+        ready.finalizers().contains(&"agents.gitops.dev/cleanup".to_string()),
+        "cluster-scoped children need the finalizer"
+    );
+
+    assert_eq!(ready.data["status"]["readyReplicas"], 2);
+    assert_eq!(
+        ready.data["status"]["selector"],
+        "app.kubernetes.io/instance=agent,app.kubernetes.io/name=gitops-agent"
+    );
+    assert_eq!(ready.data["status"]["url"], "https://agent.example.com");
+    assert_eq!(ready.data["status"]["endpoints"]["mcp"], "https://agent.example.com/mcp");
+    assert_eq!(condition(&ready, "Stalled").map(|c| c.0), Some("False".into()));
+    assert_eq!(condition(&ready, "HTTPRouteReady").map(|c| c.0), Some("True".into()));
+    assert_eq!(condition(&ready, "Verified").map(|c| c.1), Some("VerificationDisabled".into()));
+}
+
+#[tokio::test]
+async fn spec_edits_update_and_prune_children() {
+    let c = cluster(true).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(
+        &c.client,
+        json!({"httpRoute": {"enabled": true, "hostnames": ["a.example.com"], "parentRefs": [{"name": "gw"}]}}),
+    )
+    .await;
+    wait_ready(&c.client).await;
+    let deploys: Api<Deployment> = Api::namespaced(c.client.clone(), "gitops-agent");
+    let hash = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get("agents.gitops.dev/config-hash").cloned())
+    };
+    let before = hash(&deploys.get("agent").await.expect("d"));
+
+    // A replica change does not roll the pods; turning the route off prunes it (and changes the
+    // server's base URL, so that does roll them).
+    let route = json!({"enabled": true, "hostnames": ["a.example.com"], "parentRefs": [{"name": "gw"}]});
+    apply_agent(&c.client, json!({"replicas": 3, "httpRoute": route})).await;
+    wait_ready(&c.client).await;
+    let d = deploys.get("agent").await.expect("d");
+    assert_eq!(d.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    assert_eq!(hash(&d), before, "a replica change does not roll the pods");
+    apply_agent(&c.client, json!({"replicas": 3})).await;
+    wait_ready(&c.client).await;
+    let routes = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        "httproutes",
+    );
+    let routes: Api<DynamicObject> = Api::namespaced_with(c.client.clone(), "gitops-agent", &routes);
+    eventually("HTTPRoute pruned", || {
+        let r = routes.clone();
+        async move { r.list(&ListParams::default()).await.ok().filter(|l| l.items.is_empty()) }
+    })
+    .await;
+
+    apply_agent(
+        &c.client,
+        json!({"image": {"tag": "2.0.0"}, "autoscaling": {"enabled": true, "minReplicas": 2, "maxReplicas": 4}}),
+    )
+    .await;
+    wait_ready(&c.client).await;
+    let d = deploys.get("agent").await.expect("d");
+    assert_ne!(hash(&d), before, "an image change rolls the pods");
+    let hpa: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> =
+        Api::namespaced(c.client.clone(), "gitops-agent");
+    assert_eq!(hpa.get("agent").await.expect("hpa").spec.map(|s| s.max_replicas), Some(4));
+}
+
+#[tokio::test]
+async fn deleted_and_hand_edited_children_are_repaired() {
+    let c = cluster(false).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+    let services: Api<Service> = Api::namespaced(c.client.clone(), "gitops-agent");
+    services.delete("agent", &DeleteParams::default()).await.expect("delete service");
+    eventually("Service recreated", || {
+        let s = services.clone();
+        async move { s.get_opt("agent").await.ok().flatten() }
+    })
+    .await;
+
+    let deploys: Api<Deployment> = Api::namespaced(c.client.clone(), "gitops-agent");
+    deploys
+        .patch("agent", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 7}})))
+        .await
+        .expect("hand edit");
+    eventually("replicas restored", || {
+        let d = deploys.clone();
+        async move { d.get("agent").await.ok().filter(|d| d.spec.as_ref().and_then(|s| s.replicas) == Some(2)) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_optional_apis_are_reported_and_picked_up_later() {
+    let c = cluster(false).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(
+        &c.client,
+        json!({"metrics": {"serviceMonitor": {"enabled": true}},
+        "httpRoute": {"enabled": true, "hostnames": ["a.example.com"], "parentRefs": [{"name": "gw"}]}}),
+    )
+    .await;
+    let ready = wait_ready(&c.client).await;
+    let route = condition(&ready, "HTTPRouteReady").expect("condition");
+    assert_eq!((route.0.as_str(), route.1.as_str()), ("False", "APINotInstalled"));
+    assert!(route.2.contains("Gateway API"), "{}", route.2);
+    assert_eq!(condition(&ready, "ServiceMonitorReady").map(|c| c.1), Some("APINotInstalled".into()));
+
+    fixtures::load_crds(&c.running.server, &root().join("examples/optional-crds")).expect("install CRDs");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        "httproutes",
+    );
+    let routes: Api<DynamicObject> = Api::namespaced_with(c.client.clone(), "gitops-agent", &ar);
+    eventually("HTTPRoute created without restart", || {
+        let r = routes.clone();
+        async move { r.get_opt("agent").await.ok().flatten() }
+    })
+    .await;
+    let api = agents(&c.client);
+    eventually("HTTPRouteReady=True", || {
+        let api = api.clone();
+        async move {
+            api.get("agent").await.ok().filter(|a| condition(a, "HTTPRouteReady").map(|c| c.0) == Some("True".into()))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_child_the_api_server_refuses_stalls_the_agent() {
+    let c = cluster(false).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    // Valid for the GitOpsAgent schema, but the Deployment mounts a volume that does not exist.
+    apply_agent(&c.client, json!({"extraVolumeMounts": [{"name": "missing", "mountPath": "/etc/missing"}]})).await;
+    let api = agents(&c.client);
+    let stalled = eventually("Stalled=True", || {
+        let api = api.clone();
+        async move { api.get("agent").await.ok().and_then(|a| condition(&a, "Stalled")).filter(|c| c.0 == "True") }
+    })
+    .await;
+    assert!(
+        stalled.2.contains("Deployment/gitops-agent/agent was refused")
+            && stalled.2.contains("volumeMounts[1].name: Not found"),
+        "{}",
+        stalled.2
+    );
+    // Fixing the spec recovers.
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+}
+
+#[tokio::test]
+async fn steady_state_makes_no_writes() {
+    let c = cluster(true).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(&c.client, json!({"metrics": {"serviceMonitor": {"enabled": true}}, "autoscaling": {"enabled": true}}))
+        .await;
+    wait_ready(&c.client).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = c.running.stats();
+    // Several resync periods (500 ms each).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let delta = c.running.stats().since(&before);
+    let reads = delta
+        .requests
+        .iter()
+        .filter(|(k, _)| k.starts_with("get ") || k.starts_with("list "))
+        .map(|(_, v)| v)
+        .sum::<u64>();
+    assert!(reads > 0, "the operator resynced: {delta:?}");
+    assert_eq!(delta.writes, 0, "writes at steady state: {delta:?}");
+}
+
+#[tokio::test]
+async fn only_the_leader_reconciles_and_another_takes_over() {
+    let c = cluster(false).await;
+    let (stop_a, handle_a) = operator(&c, settings(Some("replica-a"))).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_stop_b, _hb) = operator(&c, settings(Some("replica-b"))).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(c.client.clone(), "gitops-agent");
+    let holder = |l: k8s_openapi::api::coordination::v1::Lease| l.spec.and_then(|s| s.holder_identity);
+    assert_eq!(holder(leases.get("gitops-agent-operator").await.expect("lease")), Some("replica-a".into()));
+    let managers: Vec<String> = Api::<Deployment>::namespaced(c.client.clone(), "gitops-agent")
+        .get("agent")
+        .await
+        .expect("d")
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(managers.contains(&"gitops-agent-operator".to_string()));
+
+    // Stop the leader: the other replica takes the lease and repairs what changes next.
+    drop(stop_a);
+    handle_a.await.expect("leader stopped");
+    eventually("replica-b leads", || {
+        let l = leases.clone();
+        async move { l.get("gitops-agent-operator").await.ok().and_then(holder).filter(|h| h == "replica-b") }
+    })
+    .await;
+    let services: Api<Service> = Api::namespaced(c.client.clone(), "gitops-agent");
+    services.delete("agent", &DeleteParams::default()).await.expect("delete");
+    eventually("Service recreated by the new leader", || {
+        let s = services.clone();
+        async move { s.get_opt("agent").await.ok().flatten() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_the_agent_leaves_nothing_behind() {
+    let c = cluster(true).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(&c.client, json!({"watchNamespaces": ["gitops-agent", "team-a"]})).await;
+    wait_ready(&c.client).await;
+    let crbs: Api<ClusterRoleBinding> = Api::all(c.client.clone());
+    assert!(
+        !crbs
+            .list(&ListParams::default().labels("agents.gitops.dev/agent=agent"))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    agents(&c.client).delete("agent", &DeleteParams::default()).await.expect("delete agent");
+    let client = c.client.clone();
+    eventually("every child gone", || {
+        let client = client.clone();
+        async move {
+            let selector = ListParams::default().labels("agents.gitops.dev/agent=agent");
+            let left = Api::<ClusterRole>::all(client.clone()).list(&selector).await.ok()?.items.len()
+                + Api::<ClusterRoleBinding>::all(client.clone()).list(&selector).await.ok()?.items.len()
+                + Api::<k8s_openapi::api::rbac::v1::RoleBinding>::all(client.clone())
+                    .list(&selector)
+                    .await
+                    .ok()?
+                    .items
+                    .len()
+                + Api::<Deployment>::all(client.clone()).list(&selector).await.ok()?.items.len()
+                + Api::<Service>::all(client.clone()).list(&selector).await.ok()?.items.len();
+            let agent_gone = agents(&client).get_opt("agent").await.ok()?.is_none();
+            (left == 0 && agent_gone).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn operator_serves_probes_and_metrics() {
+    let c = cluster(false).await;
+    let s = settings(None);
+    let addr = s.http_addr;
+    let (_stop, _h) = operator(&c, s).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+    let get = |path: &str| {
+        let url = format!("http://{addr}{path}");
+        async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut send, conn) = hyper_client(stream).await;
+            tokio::spawn(conn);
+            let req = axum::http::Request::get(url)
+                .header("host", addr.to_string())
+                .body(http_body_util::Empty::<axum::body::Bytes>::new())
+                .expect("req");
+            let resp = send.send_request(req).await.expect("response");
+            let status = resp.status().as_u16();
+            use http_body_util::BodyExt;
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    assert_eq!(get("/healthz").await.0, 200);
+    assert_eq!(get("/readyz").await.0, 200);
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, 200);
+    for metric in [
+        "gitops_agent_operator_reconciles_total",
+        "gitops_agent_operator_reconcile_duration_seconds",
+        "gitops_agent_operator_managed_objects",
+        "gitops_agent_operator_leader",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
+}
+
+async fn hyper_client(
+    stream: tokio::net::TcpStream,
+) -> (
+    hyper::client::conn::http1::SendRequest<http_body_util::Empty<axum::body::Bytes>>,
+    impl std::future::Future<Output = ()>,
+) {
+    let (send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    (send, async move {
+        let _ = conn.await;
+    })
+}
