@@ -111,14 +111,7 @@ pub fn admit(manifest: &Value) -> Result<GitOpsAgent, AdmissionError> {
     };
 
     let schema = openapi_schema();
-    let mut defaulted = kube::core::cel::apply_defaults(schema, manifest);
-    // The API server defaults `spec` itself when it is absent but has a defaulted schema.
-    if defaulted.get("spec").is_none()
-        && let Some(obj) = defaulted.as_object_mut()
-    {
-        obj.insert("spec".into(), Value::Object(Default::default()));
-        defaulted = kube::core::cel::apply_defaults(schema, &defaulted);
-    }
+    let defaulted = kube::core::cel::apply_defaults(schema, manifest);
     let mut errors = check_metadata(&defaulted);
     errors.extend(schema_check::check(&with_object_envelope(schema), &defaulted, ""));
     if errors.is_empty() {

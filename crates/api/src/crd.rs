@@ -30,7 +30,18 @@ pub fn crd() -> CustomResourceDefinition {
     let mut crd = GitOpsAgent::crd();
     for version in &mut crd.spec.versions {
         let Some(root) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) else { continue };
+        // Every spec field has a default, so `spec` itself may be left out: it defaults to {}.
+        if let Some(required) = root.required.as_mut() {
+            required.retain(|r| r != "spec");
+        }
+        if root.required.as_ref().is_some_and(Vec::is_empty) {
+            root.required = None;
+        }
         let Some(props) = root.properties.as_mut() else { continue };
+        if let Some(spec) = props.get_mut("spec") {
+            spec.default =
+                Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(serde_json::json!({})));
+        }
         if let Some(spec) = props.get_mut("spec").and_then(|s| s.properties.as_mut()) {
             for field in EMBEDDED_KUBERNETES_TYPES {
                 if let Some(schema) = spec.get_mut(*field) {

@@ -14,6 +14,13 @@ fn checked_in_crd_is_up_to_date() {
     assert!(output.status.success(), "crd failed: {}", String::from_utf8_lossy(&output.stderr));
     let generated = String::from_utf8(output.stdout).expect("utf-8");
     assert!(generated == checked_in, "{} is stale: run `make crds` and commit the result", path.display());
+    let copy = path
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|root| root.join("config/crd/bases/gitopsagents.agents.gitops.dev.yaml"))
+        .expect("root");
+    let copied = std::fs::read_to_string(&copy).unwrap_or_else(|e| panic!("read {}: {e}", copy.display()));
+    assert!(copied == checked_in, "{} differs from crds/: run `make crds`", copy.display());
 }
 
 #[test]

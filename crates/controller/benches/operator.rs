@@ -1,0 +1,162 @@
+//! `make bench-operator`: the operator binary (release build, its own process) against the
+//! embedded API server with N = 100 and 1,000 GitOpsAgents. Prints time to all Ready, API
+//! requests per agent, child writes at steady state, and the operator's RSS. Asserts nothing.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_apiserver::{Config, Listen, fixtures};
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::json;
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Stop(Child);
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let running = fake_apiserver::start(
+        Config { deployment_ready_after: Duration::from_millis(20), ..Config::default() },
+        Listen::default(),
+    )
+    .await?;
+    fixtures::load_crds(&running.server, &root.join("crds"))?;
+    fixtures::load_crds(&running.server, &root.join("examples/optional-crds"))?;
+    let client = running.client().await?;
+    let namespaces = (n / 10).max(1);
+    let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for i in 0..namespaces {
+        ns_api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": format!("team-{i:03}")}}))?,
+            )
+            .await?;
+    }
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("agents.gitops.dev", "v1alpha1", "GitOpsAgent"),
+        "gitopsagents",
+    );
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &format!("team-{:03}", i % namespaces), &ar);
+            async move {
+                let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+                    "metadata": {"name": format!("agent-{i:04}")}, "spec": {"metrics": {"serviceMonitor": {"enabled": true}}}});
+                api.patch(&format!("agent-{i:04}"), &PatchParams::apply("bench"), &Patch::Apply(&agent)).await
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let dir = std::env::temp_dir().join(format!("operator-bench-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    running.write_kubeconfig(&kubeconfig)?;
+    let before = running.stats();
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_gitops-agent-operator"))
+        .args([
+            "run",
+            "--leader-election=false",
+            "--verify=false",
+            "--http-addr=127.0.0.1:0",
+            "--log-format=text",
+            "--log-level=error",
+            "--resync-seconds=2",
+            "--discovery-seconds=30",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = child.id();
+    let _stop = Stop(child);
+    let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let mut peak_rss: f64 = 0.0;
+    let ready_after = loop {
+        peak_rss = peak_rss.max(rss_mib(pid));
+        let list = all.list(&ListParams::default()).await?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|a| {
+                a.data
+                    .pointer("/status/conditions")
+                    .and_then(|c| c.as_array())
+                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            })
+            .count();
+        if ready == n {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err(format!("only {ready}/{n} agents Ready after 300 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let converge = running.stats().since(&before);
+    // The bench's own polling lists are not the operator's; take them out.
+    let polls = converge.count("list", "gitopsagents.agents.gitops.dev");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let steady_start = running.stats();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let steady = running.stats().since(&steady_start);
+    let child_writes: u64 = steady
+        .requests
+        .iter()
+        .filter(|(k, _)| fake_apiserver::stats::WRITE_VERBS.iter().any(|w| k.starts_with(&format!("{w} "))))
+        .filter(|(k, _)| !k.contains("leases") && !k.contains("events"))
+        .map(|(_, v)| v)
+        .sum();
+    let rss = rss_mib(pid);
+    Ok(format!(
+        "| {n} | {:.1} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} |",
+        ready_after.as_secs_f64(),
+        n as f64 / ready_after.as_secs_f64(),
+        (converge.total - polls) as f64 / n as f64,
+        converge.writes,
+        child_writes,
+        rss,
+        peak_rss.max(rss)
+    ))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut rows = Vec::new();
+    for n in [100, 1000] {
+        rows.push(run(n).await?);
+    }
+    println!("## Operator (release build, own process, embedded API server over HTTPS)\n");
+    println!(
+        "| agents | seconds to all Ready | agents Ready/s | API requests per agent | writes while converging | child writes in 6 s of steady state (3 resyncs) | RSS MiB at rest | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    Ok(())
+}
