@@ -195,7 +195,36 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
                 observed.stalled = Some(message);
                 break;
             }
-            Err(source) => return Err(Error::Apply { child: child.display_name(), source }),
+            Err(source) => {
+                // Say so in the status (best effort: the API server may be what is failing), then
+                // let the error policy back off.
+                let mut retrying = Observed {
+                    selector: selector(agent),
+                    transient: Some(format!("{}: {}", child.display_name(), api_message(&source))),
+                    ..Default::default()
+                };
+                if let Some(s) = &agent.status {
+                    retrying.generation = s.observed_generation;
+                    retrying.replicas = s.replicas;
+                    retrying.ready_replicas = s.ready_replicas;
+                    retrying.available = s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+                    retrying.url = s.url.clone();
+                    retrying.endpoints = s.endpoints.clone();
+                }
+                retrying.verified = match ctx.verification {
+                    Verification::Off => None,
+                    _ => agent
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.server_info.clone())
+                        .map(Ok)
+                        .or(Some(Err("not verified yet".into()))),
+                };
+                if let Err(e) = write_status(&agents, agent, &retrying).await {
+                    warn!(error = %e, "could not record the retry in the status");
+                }
+                return Err(Error::Apply { child: child.display_name(), source });
+            }
         }
     }
     if !applied.is_empty() {

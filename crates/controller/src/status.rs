@@ -29,6 +29,11 @@ pub struct Observed {
     pub available: bool,
     /// A child the API server refused (422/403): the spec cannot converge as is.
     pub stalled: Option<String>,
+    /// A retryable failure (5xx, 429, timeout) this reconcile hit; it is retried with backoff.
+    pub transient: Option<String>,
+    /// The generation the status speaks for, when it is not the agent's current one (a
+    /// reconcile that failed has not observed the new spec).
+    pub generation: Option<i64>,
     /// Per-child and verification conditions.
     pub extra: Vec<Cond>,
     /// Whether the server answered the handshake (None: verification off).
@@ -41,7 +46,7 @@ pub struct Observed {
 /// Builds the status to write, keeping `lastTransitionTime` of conditions whose status did not
 /// change (so a resync that changes nothing writes nothing).
 pub fn build(agent: &GitOpsAgent, observed: &Observed, now: jiff::Timestamp) -> GitOpsAgentStatus {
-    let generation = agent.metadata.generation;
+    let generation = observed.generation.or(agent.metadata.generation);
     let mut conds: Vec<Cond> = Vec::new();
     let verified_ok = !matches!(observed.verified, Some(Err(_)));
     let ready = observed.stalled.is_none() && observed.available && verified_ok;
@@ -54,7 +59,10 @@ pub fn build(agent: &GitOpsAgent, observed: &Observed, now: jiff::Timestamp) -> 
         (None, true) => {
             let replicas = observed.ready_replicas.unwrap_or(0);
             conds.push(Cond::new("Ready", true, "Available", format!("{replicas} agent replica(s) ready")));
-            conds.push(Cond::new("Reconciling", false, "Available", "the agent is up to date"));
+            match &observed.transient {
+                Some(e) => conds.push(Cond::new("Reconciling", true, "RetryingAfterError", e.clone())),
+                None => conds.push(Cond::new("Reconciling", false, "Available", "the agent is up to date")),
+            }
             conds.push(Cond::new("Stalled", false, "Available", "the agent is up to date"));
         }
         (None, false) => {
@@ -71,7 +79,10 @@ pub fn build(agent: &GitOpsAgent, observed: &Observed, now: jiff::Timestamp) -> 
                 ("VerificationFailed", "the agent server did not answer the MCP/A2A handshake".to_string())
             };
             conds.push(Cond::new("Ready", false, reason, message.clone()));
-            conds.push(Cond::new("Reconciling", true, reason, message));
+            match &observed.transient {
+                Some(e) => conds.push(Cond::new("Reconciling", true, "RetryingAfterError", e.clone())),
+                None => conds.push(Cond::new("Reconciling", true, reason, message)),
+            }
             conds.push(Cond::new("Stalled", false, "Progressing", "the agent is converging"));
         }
     }

@@ -372,9 +372,17 @@ async fn only_the_leader_reconciles_and_another_takes_over() {
     let c = cluster(false).await;
     let (stop_a, handle_a) = operator(&c, settings(Some("replica-a"))).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_stop_b, _hb) = operator(&c, settings(Some("replica-b"))).await;
+    let settings_b = settings(Some("replica-b"));
+    let addr_b = settings_b.http_addr;
+    let (_stop_b, _hb) = operator(&c, settings_b).await;
     apply_agent(&c.client, json!({})).await;
     wait_ready(&c.client).await;
+    // The standby wrote nothing and is not ready (it does not lead).
+    let (status, metrics) = http_get(addr_b, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("gitops_agent_operator_leader 0"), "{metrics}");
+    assert!(!metrics.contains("gitops_agent_operator_child_writes_total{"), "the standby wrote: {metrics}");
+    assert_eq!(http_get(addr_b, "/readyz").await.0, 503);
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(c.client.clone(), "gitops-agent");
     let holder = |l: k8s_openapi::api::coordination::v1::Lease| l.spec.and_then(|s| s.holder_identity);
     assert_eq!(holder(leases.get("gitops-agent-operator").await.expect("lease")), Some("replica-a".into()));
@@ -453,26 +461,9 @@ async fn operator_serves_probes_and_metrics() {
     let (_stop, _h) = operator(&c, s).await;
     apply_agent(&c.client, json!({})).await;
     wait_ready(&c.client).await;
-    let get = |path: &str| {
-        let url = format!("http://{addr}{path}");
-        async move {
-            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut send, conn) = hyper_client(stream).await;
-            tokio::spawn(conn);
-            let req = axum::http::Request::get(url)
-                .header("host", addr.to_string())
-                .body(http_body_util::Empty::<axum::body::Bytes>::new())
-                .expect("req");
-            let resp = send.send_request(req).await.expect("response");
-            let status = resp.status().as_u16();
-            use http_body_util::BodyExt;
-            let body = resp.into_body().collect().await.expect("body").to_bytes();
-            (status, String::from_utf8_lossy(&body).into_owned())
-        }
-    };
-    assert_eq!(get("/healthz").await.0, 200);
-    assert_eq!(get("/readyz").await.0, 200);
-    let (status, text) = get("/metrics").await;
+    assert_eq!(http_get(addr, "/healthz").await.0, 200);
+    assert_eq!(http_get(addr, "/readyz").await.0, 200);
+    let (status, text) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     for metric in [
         "gitops_agent_operator_reconciles_total",
@@ -482,6 +473,21 @@ async fn operator_serves_probes_and_metrics() {
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut send, conn) = hyper_client(stream).await;
+    tokio::spawn(conn);
+    let req = axum::http::Request::get(format!("http://{addr}{path}"))
+        .header("host", addr.to_string())
+        .body(http_body_util::Empty::<axum::body::Bytes>::new())
+        .expect("request");
+    let resp = send.send_request(req).await.expect("response");
+    let status = resp.status().as_u16();
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 async fn hyper_client(
@@ -495,4 +501,93 @@ async fn hyper_client(
     (send, async move {
         let _ = conn.await;
     })
+}
+
+/// A stand-in agent server answering the handshake the operator performs.
+async fn stub_agent() -> String {
+    use axum::{
+        Json, Router,
+        routing::{get, post},
+    };
+    async fn mcp(Json(req): Json<Value>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let id = req.get("id").cloned();
+        match req["method"].as_str() {
+            Some("initialize") => Json(json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}}, "serverInfo": {"name": "gitops-agent", "version": "0.1.0"}}})).into_response(),
+            Some("tools/list") => Json(json!({"jsonrpc": "2.0", "id": id, "result": {"tools": [{"name": "list_kustomizations"}, {"name": "get_events"}]}})).into_response(),
+            _ => axum::http::StatusCode::ACCEPTED.into_response(),
+        }
+    }
+    let app = Router::new()
+        .route("/mcp", post(mcp))
+        .route("/.well-known/agent-card.json", get(|| async { Json(json!({"name": "gitops-agent"})) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("stub serves") });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn verification_handshakes_with_the_agent_before_ready() {
+    let c = cluster(false).await;
+    let mut s = settings(None);
+    s.verification = Verification::Override(stub_agent().await);
+    let (_stop, _h) = operator(&c, s).await;
+    apply_agent(&c.client, json!({})).await;
+    let ready = wait_ready(&c.client).await;
+    assert_eq!(condition(&ready, "Verified").map(|c| (c.0, c.1)), Some(("True".into(), "HandshakeSucceeded".into())));
+    assert_eq!(
+        ready.data["status"]["serverInfo"],
+        json!({"name": "gitops-agent", "version": "0.1.0", "protocolVersions": ["2025-11-25"], "toolCount": 2})
+    );
+}
+
+#[tokio::test]
+async fn an_agent_that_does_not_answer_is_not_ready() {
+    let c = cluster(false).await;
+    let mut s = settings(None);
+    s.verification = Verification::Override(format!("http://{}", free_addr()));
+    let (_stop, _h) = operator(&c, s).await;
+    apply_agent(&c.client, json!({})).await;
+    let api = agents(&c.client);
+    let ready = eventually("Ready=False with VerificationFailed", || {
+        let api = api.clone();
+        async move {
+            api.get("agent").await.ok().and_then(|a| condition(&a, "Ready")).filter(|c| c.1 == "VerificationFailed")
+        }
+    })
+    .await;
+    assert_eq!(ready.0, "False");
+    let agent = api.get("agent").await.expect("agent");
+    assert!(
+        condition(&agent, "Verified").is_some_and(|c| c.1 == "HandshakeFailed" && c.2.contains("connection failed")),
+        "{:?}",
+        condition(&agent, "Verified")
+    );
+}
+
+#[tokio::test]
+async fn the_operator_recovers_from_an_api_outage_without_restarting() {
+    let c = cluster(false).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+    c.running.server.set_faults(fake_apiserver::FaultConfig {
+        outage_ms: 1500,
+        retry_after_secs: 1,
+        ..Default::default()
+    });
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    apply_agent(&c.client, json!({"replicas": 4})).await;
+    let ready = wait_ready(&c.client).await;
+    let d: Deployment = Api::namespaced(c.client.clone(), "gitops-agent").get("agent").await.expect("d");
+    assert_eq!(
+        ready.data["status"]["readyReplicas"],
+        4,
+        "agent: {}\ndeployment: {:?} {:?}",
+        serde_json::to_string_pretty(&ready).unwrap_or_default(),
+        d.spec.and_then(|s| s.replicas),
+        d.status
+    );
 }

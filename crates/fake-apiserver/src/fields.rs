@@ -540,7 +540,8 @@ pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -
         others.union(&m.fields);
     }
     let mut dropped: Vec<Vec<String>> =
-        previous.paths().into_iter().filter(|p| !new_set.contains(p) && !others.touches(p)).collect();
+        // A path still below something applied now (an empty map that now has fields) stays.
+        previous.paths().into_iter().filter(|p| !new_set.touches(p) && !others.touches(p)).collect();
     // Outermost first, and nothing below a path already removed: removing a list-map item takes
     // its fields (including the key fields that find it) with it.
     dropped.sort_by_key(Vec::len);
@@ -748,6 +749,25 @@ mod tests {
             .expect("apply");
         let two = apply(&one, &cfg(&["Ready"]), Schema::Builtin, &req).expect("apply");
         assert_eq!(two["status"]["conditions"], json!([{"type": "Ready", "status": "True"}]));
+    }
+
+    #[test]
+    fn an_empty_map_that_gains_fields_is_not_removed() {
+        let one = apply(
+            &json!({"metadata": {"name": "x"}}),
+            &json!({"metadata": {"name": "x"}, "spec": {}}),
+            Schema::Builtin,
+            &req("m", false),
+        )
+        .expect("apply");
+        let two = apply(
+            &one,
+            &json!({"metadata": {"name": "x"}, "spec": {"replicas": 4}}),
+            Schema::Builtin,
+            &req("m", false),
+        )
+        .expect("apply");
+        assert_eq!(two["spec"], json!({"replicas": 4}));
     }
 
     #[test]

@@ -696,3 +696,52 @@ async fn pod_logs_come_from_stored_text() {
     let logs = pods.logs("p", &kube::api::LogParams { tail_lines: Some(2), ..Default::default() }).await.expect("logs");
     assert_eq!(logs, "two\nthree\n");
 }
+
+#[tokio::test]
+async fn watches_are_dropped_and_latency_added_on_request() {
+    let (running, client) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "team-a");
+    running.server.set_faults(FaultConfig { drop_watches_after_ms: 200, ..Default::default() });
+    let started = std::time::Instant::now();
+    let events: Vec<_> = cms.watch(&WatchParams::default().timeout(30), "0").await.expect("watch").collect().await;
+    assert!(events.is_empty(), "{events:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the watch was not dropped");
+    running.server.set_faults(FaultConfig { latency_ms: 300, ..Default::default() });
+    let started = std::time::Instant::now();
+    cms.list(&ListParams::default()).await.expect("list");
+    assert!(started.elapsed() >= Duration::from_millis(300), "latency was not added");
+}
+
+#[tokio::test]
+async fn foreground_and_orphan_deletion() {
+    let (_s, client) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "team-a");
+    let make_child = |name: &str, owner: &ConfigMap| {
+        let mut child = cm(name, json!({}));
+        child.metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: owner.name_any(),
+            uid: owner.uid().expect("uid"),
+            ..Default::default()
+        }]);
+        child
+    };
+    let owner = cms.create(&PostParams::default(), &cm("fg-owner", json!({}))).await.expect("owner");
+    cms.create(&PostParams::default(), &make_child("fg-child", &owner)).await.expect("child");
+    cms.delete("fg-owner", &DeleteParams::foreground()).await.expect("delete");
+    let orphan_owner = cms.create(&PostParams::default(), &cm("or-owner", json!({}))).await.expect("owner");
+    cms.create(&PostParams::default(), &make_child("or-child", &orphan_owner)).await.expect("child");
+    cms.delete("or-owner", &DeleteParams::orphan()).await.expect("delete");
+    for _ in 0..100 {
+        let fg_done = cms.get_opt("fg-owner").await.expect("get").is_none()
+            && cms.get_opt("fg-child").await.expect("get").is_none();
+        let orphaned = cms.get_opt("or-owner").await.expect("get").is_none()
+            && cms.get_opt("or-child").await.expect("get").is_some_and(|c| c.owner_references().is_empty());
+        if fg_done && orphaned {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("foreground deletion or orphaning did not complete");
+}
