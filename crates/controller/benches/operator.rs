@@ -115,7 +115,7 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
         if started.elapsed() > Duration::from_secs(300) {
             return Err(format!("only {ready}/{n} agents Ready after 300 s").into());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let converge = running.stats().since(&before);
     // The bench's own polling lists are not the operator's; take them out.
@@ -124,21 +124,24 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let steady_start = running.stats();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let steady = running.stats().since(&steady_start);
-    let child_writes: u64 = steady
-        .requests
-        .iter()
-        .filter(|(k, _)| fake_apiserver::stats::WRITE_VERBS.iter().any(|w| k.starts_with(&format!("{w} "))))
-        .filter(|(k, _)| !k.contains("leases") && !k.contains("events"))
-        .map(|(_, v)| v)
-        .sum();
+    let writes_on = |keep: &dyn Fn(&str) -> bool| -> u64 {
+        steady
+            .requests
+            .iter()
+            .filter(|(k, _)| fake_apiserver::stats::WRITE_VERBS.iter().any(|w| k.starts_with(&format!("{w} "))))
+            .filter(|(k, _)| keep(k))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let child_writes = writes_on(&|k| !k.contains("leases") && !k.contains("events") && !k.contains("gitopsagents"));
+    let status_writes = writes_on(&|k| k.contains("gitopsagents"));
     let rss = rss_mib(pid);
     Ok(format!(
-        "| {n} | {:.1} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} |",
+        "| {n} | {:.1} | {:.1} | {:.1} | {} | {child_writes} | {status_writes} | {:.1} | {:.1} |",
         ready_after.as_secs_f64(),
         n as f64 / ready_after.as_secs_f64(),
         (converge.total - polls) as f64 / n as f64,
         converge.writes,
-        child_writes,
         rss,
         peak_rss.max(rss)
     ))

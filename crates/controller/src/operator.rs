@@ -44,6 +44,8 @@ pub struct Settings {
     pub defaults: OperatorDefaults,
     pub discovery_interval: Duration,
     pub resync: Duration,
+    /// Reconciles running at once (bounds API connections and memory).
+    pub concurrency: u16,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +138,7 @@ pub async fn run(
         verification: settings.verification.clone(),
         verifier: Verifier::default(),
         failures: Default::default(),
+        children: Default::default(),
         resync: settings.resync,
         namespaces: settings.namespaces.clone(),
     });
@@ -234,6 +237,7 @@ fn controller(client: &Client, settings: &Settings, apis: &OptionalApis) -> Cont
         _ => Api::all(client.clone()),
     };
     let mut c = Controller::new(agents, wc)
+        .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
         .owns(Api::<Deployment>::all(client.clone()), owned())
         .owns(Api::<Service>::all(client.clone()), owned())
         .owns(Api::<ServiceAccount>::all(client.clone()), owned())

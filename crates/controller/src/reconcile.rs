@@ -45,6 +45,8 @@ pub struct Context {
     pub verifier: Verifier,
     /// Consecutive failures per agent, for the error policy's backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Children per kind of each agent, behind the `managed_objects` gauge.
+    pub children: Mutex<HashMap<String, HashMap<String, i64>>>,
     /// How often a ready agent is looked at again.
     pub resync: Duration,
     /// Namespaces this operator manages; empty means all. (With several, the controller watches
@@ -151,6 +153,7 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
     if agent.metadata.deletion_timestamp.is_some() {
         cleanup_unowned(agent, ctx).await?;
         remove_finalizer(&agents, agent).await?;
+        count_children(ctx, agent, &[]);
         return Ok(Action::await_change());
     }
 
@@ -227,13 +230,18 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
             }
         }
     }
+    count_children(ctx, agent, &desired);
     if !applied.is_empty() {
         info!(count = applied.len(), children = ?applied, "applied children");
         publish(ctx, agent, EventType::Normal, "Applied", format!("applied {}", applied.join(", "))).await;
     }
 
-    // 5. Prune what the spec no longer wants (only when everything wanted applied).
-    if observed.stalled.is_none() {
+    // 5. Prune what the spec no longer wants, once per new generation (and only when everything
+    //    wanted applied). A first reconcile has nothing to prune: leftovers of an earlier agent of
+    //    the same name are owned by its uid (garbage-collected) or removed by its finalizer.
+    let observed_generation = agent.status.as_ref().and_then(|s| s.observed_generation);
+    let spec_changed = observed_generation.is_some() && observed_generation != agent.metadata.generation;
+    if observed.stalled.is_none() && (spec_changed || stalled_before(agent)) {
         prune(agent, ctx, &desired).await?;
     }
 
@@ -300,6 +308,34 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
     Ok(if ready { Action::requeue(ctx.resync) } else { Action::requeue(Duration::from_secs(10)) })
 }
 
+/// Updates the `managed_objects` gauge with this agent's children.
+fn count_children(ctx: &Context, agent: &GitOpsAgent, children: &[Child]) {
+    let Ok(mut all) = ctx.children.lock() else { return };
+    let mut mine: HashMap<String, i64> = HashMap::new();
+    for c in children {
+        *mine.entry(c.kind()).or_default() += 1;
+    }
+    if mine.is_empty() {
+        all.remove(&key(agent));
+    } else {
+        all.insert(key(agent), mine);
+    }
+    let mut totals: HashMap<String, i64> = child_kinds().into_iter().map(|(ar, _)| (ar.kind, 0)).collect();
+    for counts in all.values() {
+        for (kind, n) in counts {
+            *totals.entry(kind.clone()).or_default() += n;
+        }
+    }
+    for (kind, n) in totals {
+        ctx.metrics.managed_objects.get_or_create(&KindLabels { kind }).set(n);
+    }
+}
+
+/// Whether the last status reported a refused child: the spec may have been fixed since.
+fn stalled_before(agent: &GitOpsAgent) -> bool {
+    agent.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True"))
+}
+
 fn selector(agent: &GitOpsAgent) -> String {
     render::selector_labels(&agent.name_any()).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
@@ -335,7 +371,6 @@ async fn prune(agent: &GitOpsAgent, ctx: &Context, desired: &[Child]) -> Result<
         let existing =
             apply::existing_children(&ctx.client, &ar, namespaced, &ns, &agent.name_any(), agent.uid().as_deref())
                 .await?;
-        ctx.metrics.managed_objects.get_or_create(&KindLabels { kind: ar.kind.clone() }).set(existing.len() as i64);
         for object in existing {
             let id = (ar.kind.clone(), object.namespace(), object.name_any());
             if !wanted.contains(&id) {

@@ -71,6 +71,7 @@ fn settings(lease: Option<&str>) -> Settings {
         defaults: OperatorDefaults { image_tag: "1.0.0".into() },
         discovery_interval: Duration::from_millis(300),
         resync: Duration::from_millis(500),
+        concurrency: 4,
     }
 }
 
