@@ -96,7 +96,7 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let _stop = Stop(child);
     let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
     let mut peak_rss: f64 = 0.0;
-    let ready_after = loop {
+    let (ready_after, ready) = loop {
         peak_rss = peak_rss.max(rss_mib(pid));
         let list = all.list(&ListParams::default()).await?;
         let ready = list
@@ -110,10 +110,11 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
             })
             .count();
         if ready == n {
-            break started.elapsed();
+            break (started.elapsed(), ready);
         }
-        if started.elapsed() > Duration::from_secs(300) {
-            return Err(format!("only {ready}/{n} agents Ready after 300 s").into());
+        if started.elapsed() > Duration::from_secs(240) {
+            eprintln!("only {ready}/{n} agents Ready after 240 s");
+            break (started.elapsed(), ready);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -137,9 +138,10 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let status_writes = writes_on(&|k| k.contains("gitopsagents"));
     let rss = rss_mib(pid);
     Ok(format!(
-        "| {n} | {:.1} | {:.1} | {:.1} | {} | {child_writes} | {status_writes} | {:.1} | {:.1} |",
+        "| {n} | {}{:.1} | {:.1} | {:.1} | {} | {child_writes} | {status_writes} | {:.1} | {:.1} |",
+        if ready < n { format!("{ready}/{n} Ready after ") } else { String::new() },
         ready_after.as_secs_f64(),
-        n as f64 / ready_after.as_secs_f64(),
+        ready as f64 / ready_after.as_secs_f64(),
         (converge.total - polls) as f64 / n as f64,
         converge.writes,
         rss,

@@ -84,8 +84,8 @@ struct RunArgs {
     /// Seconds between looks at a ready agent.
     #[arg(long, default_value_t = 300, env = "GITOPS_AGENT_RESYNC_SECONDS")]
     resync_seconds: u64,
-    /// Reconciles running at once.
-    #[arg(long, default_value_t = 8, env = "GITOPS_AGENT_CONCURRENCY")]
+    /// Reconciles running at once (0: no limit).
+    #[arg(long, default_value_t = 0, env = "GITOPS_AGENT_CONCURRENCY")]
     concurrency: u16,
     /// Log format: json (clusters) or text.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Json, env = "GITOPS_AGENT_LOG_FORMAT")]
@@ -176,7 +176,7 @@ fn run_operator(args: RunArgs) -> ExitCode {
         defaults: OperatorDefaults { image_tag: args.image_tag },
         discovery_interval: std::time::Duration::from_secs(args.discovery_seconds.max(1)),
         resync: std::time::Duration::from_secs(args.resync_seconds.max(1)),
-        concurrency: args.concurrency.max(1),
+        concurrency: args.concurrency,
     };
     let result = runtime.block_on(async move {
         let client = kube::Client::try_default().await.map_err(|e| format!("connecting to the cluster: {e}"))?;

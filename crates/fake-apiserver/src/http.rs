@@ -111,6 +111,21 @@ pub async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Result<Respo
         server.stats.record("fault", &path);
         return Ok(error_response(&e));
     }
+    let aggregated = req
+        .headers()
+        .get("accept")
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("g=apidiscovery.k8s.io") && a.contains("as=APIGroupDiscoveryList"));
+    if aggregated && (path == "/api" || path == "/apis") {
+        server.stats.record("get", "discovery");
+        let doc = server.store().registry.aggregated(path == "/api");
+        let mut resp = json_response(200, &doc, &[]);
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"),
+        );
+        return Ok(resp);
+    }
     match discovery(&server, &path) {
         Some(Ok(doc)) => {
             server.stats.record("get", "discovery");

@@ -384,6 +384,60 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Aggregated discovery (`apidiscovery.k8s.io/v2` APIGroupDiscoveryList): every group,
+    /// version and resource in one document; `core` selects `/api` (the legacy group) or `/apis`.
+    pub fn aggregated(&self, core: bool) -> Value {
+        let items: Vec<Value> = self
+            .groups()
+            .into_iter()
+            .filter(|(g, _)| g.is_empty() == core)
+            .map(|(group, versions)| {
+                let versions: Vec<Value> = versions
+                    .iter()
+                    .map(|v| {
+                        let resources: Vec<Value> = self
+                            .types
+                            .iter()
+                            .filter(|t| t.group == group && &t.version == v)
+                            .map(|t| {
+                                let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+                                let mut subresources = Vec::new();
+                                if t.status {
+                                    subresources.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
+                                }
+                                if t.scale.is_some() {
+                                    subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                                }
+                                for extra in &t.extra_subresources {
+                                    subresources.push(json!({"subresource": extra, "responseKind": kind, "verbs": ["get", "create"]}));
+                                }
+                                let mut r = json!({
+                                    "resource": t.plural, "responseKind": kind, "singularResource": t.singular,
+                                    "scope": if t.namespaced { "Namespaced" } else { "Cluster" }, "verbs": t.verbs(),
+                                });
+                                if !t.short_names.is_empty() {
+                                    r["shortNames"] = json!(t.short_names);
+                                }
+                                if !t.categories.is_empty() {
+                                    r["categories"] = json!(t.categories);
+                                }
+                                if !subresources.is_empty() {
+                                    r["subresources"] = json!(subresources);
+                                }
+                                r
+                            })
+                            .collect();
+                        json!({"version": v, "resources": resources, "freshness": "Current"})
+                    })
+                    .collect();
+                json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+            })
+            .collect();
+        json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+    }
+}
+
 fn group_json(group: &str, versions: &[String]) -> Value {
     let vs: Vec<Value> =
         versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();

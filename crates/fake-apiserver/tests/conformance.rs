@@ -92,6 +92,17 @@ async fn discovery_lists_builtins_and_new_crds() {
     assert_eq!(ar.plural, "gitopsagents");
     assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
     assert!(caps.subresources.iter().any(|(r, _)| r.plural.ends_with("status")) || !caps.subresources.is_empty());
+    // The aggregated form (one request for all groups) agrees with the legacy walk.
+    let aggregated = Discovery::new(client.clone()).run_aggregated().await.expect("aggregated discovery");
+    let (ar, caps) = aggregated
+        .resolve_gvk(&GroupVersionKind::gvk("agents.gitops.dev", "v1alpha1", "GitOpsAgent"))
+        .expect("gta served");
+    assert_eq!((ar.plural.as_str(), caps.scope), ("gitopsagents", kube::discovery::Scope::Namespaced));
+    assert!(
+        aggregated
+            .resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace"))
+            .is_some_and(|(_, c)| c.scope == kube::discovery::Scope::Cluster)
+    );
     let version = client.apiserver_version().await.expect("version");
     assert_eq!(version.major, "1");
 }
