@@ -139,6 +139,7 @@ pub async fn run(
         verifier: Verifier::default(),
         failures: Default::default(),
         children: Default::default(),
+        written: Default::default(),
         resync: settings.resync,
         namespaces: settings.namespaces.clone(),
     });

@@ -47,6 +47,10 @@ pub struct Context {
     pub failures: Mutex<HashMap<String, u32>>,
     /// Children per kind of each agent, behind the `managed_objects` gauge.
     pub children: Mutex<HashMap<String, HashMap<String, i64>>>,
+    /// The last status written per agent (without transition times) and the resourceVersion of
+    /// the cached agent it was computed from: under load the cache can lag behind our own
+    /// write, and must not make us write the same again.
+    pub written: Mutex<HashMap<String, (String, Option<String>)>>,
     /// How often a ready agent is looked at again.
     pub resync: Duration,
     /// Namespaces this operator manages; empty means all. (With several, the controller watches
@@ -154,6 +158,9 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
         cleanup_unowned(agent, ctx).await?;
         remove_finalizer(&agents, agent).await?;
         count_children(ctx, agent, &[]);
+        if let Ok(mut w) = ctx.written.lock() {
+            w.remove(&key(agent));
+        }
         return Ok(Action::await_change());
     }
 
@@ -163,7 +170,7 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
         Err(e) => {
             let observed = Observed { stalled: Some(format!("render failed: {e}")), ..Default::default() };
             publish(ctx, agent, EventType::Warning, "Failed", e.to_string()).await;
-            write_status(&agents, agent, &observed).await?;
+            write_status(ctx, &agents, agent, &observed).await?;
             return Ok(Action::await_change());
         }
     };
@@ -223,7 +230,7 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
                         .map(Ok)
                         .or(Some(Err("not verified yet".into()))),
                 };
-                if let Err(e) = write_status(&agents, agent, &retrying).await {
+                if let Err(e) = write_status(ctx, &agents, agent, &retrying).await {
                     warn!(error = %e, "could not record the retry in the status");
                 }
                 return Err(Error::Apply { child: child.display_name(), source });
@@ -303,7 +310,7 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
     };
 
     // 8. Status, written only when it changed.
-    write_status(&agents, agent, &observed).await?;
+    write_status(ctx, &agents, agent, &observed).await?;
     let ready = observed.stalled.is_none() && observed.available && !matches!(observed.verified, Some(Err(_)));
     Ok(if ready { Action::requeue(ctx.resync) } else { Action::requeue(Duration::from_secs(10)) })
 }
@@ -347,15 +354,45 @@ fn api_message(e: &kube::Error) -> String {
     }
 }
 
-async fn write_status(agents: &Api<GitOpsAgent>, agent: &GitOpsAgent, observed: &Observed) -> Result<(), Error> {
+/// A status without its transition times: what it says, not when it started saying it.
+fn status_meaning(status: &gitops_agent_api::GitOpsAgentStatus) -> String {
+    let mut s = status.clone();
+    for c in &mut s.conditions {
+        c.last_transition_time = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH);
+    }
+    serde_json::to_string(&s).unwrap_or_default()
+}
+
+async fn write_status(
+    ctx: &Context,
+    agents: &Api<GitOpsAgent>,
+    agent: &GitOpsAgent,
+    observed: &Observed,
+) -> Result<(), Error> {
     let status = status::build(agent, observed, jiff::Timestamp::now());
     if agent.status.as_ref() == Some(&status) {
         return Ok(());
     }
+    let meaning = status_meaning(&status);
+    let seen = agent.resource_version();
+    if ctx.written.lock().is_ok_and(|w| w.get(&key(agent)) == Some(&(meaning.clone(), seen.clone()))) {
+        // The cached agent is the one we computed our last write from (it has not seen that
+        // write yet), and that write said the same.
+        return Ok(());
+    }
+    tracing::debug!(
+        before = ?agent.status.as_ref().map(|s| s.conditions.iter().map(|c| format!("{}={}/{}", c.type_, c.status, c.reason)).collect::<Vec<_>>()),
+        after = ?status.conditions.iter().map(|c| format!("{}={}/{}", c.type_, c.status, c.reason)).collect::<Vec<_>>(),
+        generation = ?status.observed_generation,
+        "writing status"
+    );
     let patch = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent", "status": status});
     agents
         .patch_status(&agent.name_any(), &PatchParams::apply(render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
         .await?;
+    if let Ok(mut w) = ctx.written.lock() {
+        w.insert(key(agent), (meaning, seen));
+    }
     Ok(())
 }
 

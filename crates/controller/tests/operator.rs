@@ -463,7 +463,8 @@ async fn operator_serves_probes_and_metrics() {
     apply_agent(&c.client, json!({})).await;
     wait_ready(&c.client).await;
     assert_eq!(http_get(addr, "/healthz").await.0, 200);
-    assert_eq!(http_get(addr, "/readyz").await.0, 200);
+    // Readiness follows the cache sync; the agent can be Ready a moment before.
+    eventually("/readyz 200", || async move { (http_get(addr, "/readyz").await.0 == 200).then_some(()) }).await;
     let (status, text) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     for metric in [
