@@ -19,6 +19,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// Reads MODIFIED events until `want` arrived, the stream ends, or 30 s pass without one.
+async fn count_modified(
+    stream: &mut (impl futures::Stream<Item = kube::Result<WatchEvent<DynamicObject>>> + Unpin),
+    want: usize,
+) -> usize {
+    let mut seen = 0;
+    while seen < want {
+        match tokio::time::timeout(Duration::from_secs(30), stream.try_next()).await {
+            Ok(Ok(Some(WatchEvent::Modified(_)))) => seen += 1,
+            Ok(Ok(Some(_))) => {}
+            _ => break,
+        }
+    }
+    seen
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = fake_apiserver::start(Config::default(), Listen::default()).await?;
@@ -84,14 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await
         })
     };
-    let mut events = 0;
-    while events < writes {
-        match tokio::time::timeout(Duration::from_secs(30), stream.try_next()).await {
-            Ok(Ok(Some(WatchEvent::Modified(_)))) => events += 1,
-            Ok(Ok(Some(_))) => {}
-            _ => break,
-        }
-    }
+    let events = count_modified(&mut stream, writes).await;
     let watch_secs = t.elapsed().as_secs_f64();
     writer.await??;
 
@@ -117,14 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     });
-    let mut delivered = 0;
-    while delivered < changes {
-        match tokio::time::timeout(Duration::from_secs(30), stream.try_next()).await {
-            Ok(Ok(Some(WatchEvent::Modified(_)))) => delivered += 1,
-            Ok(Ok(Some(_))) => {}
-            _ => break,
-        }
-    }
+    let delivered = count_modified(&mut stream, changes).await;
     let delivery_secs = t.elapsed().as_secs_f64();
     producer.await?;
 
