@@ -33,6 +33,7 @@ impl Drop for Stop {
 }
 
 async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
+    let resync: u64 = std::env::var("BENCH_RESYNC_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let running = fake_apiserver::start(
         Config { deployment_ready_after: Duration::from_millis(20), ..Config::default() },
@@ -85,9 +86,10 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
             "--http-addr=127.0.0.1:0",
             "--log-format=text",
             "--log-level=error",
-            "--resync-seconds=2",
             "--discovery-seconds=30",
         ])
+        .args(std::env::var("BENCH_CONCURRENCY").map(|c| format!("--concurrency={c}")))
+        .arg(format!("--resync-seconds={resync}"))
         .env("KUBECONFIG", &kubeconfig)
         .stdout(std::fs::File::create(dir.join("operator.log"))?)
         .stderr(Stdio::inherit())
@@ -124,7 +126,8 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     // Let the last status updates of the convergence land before measuring the steady state.
     tokio::time::sleep(Duration::from_secs(10)).await;
     let steady_start = running.stats();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Three resync periods.
+    tokio::time::sleep(Duration::from_secs(3 * resync)).await;
     let steady = running.stats().since(&steady_start);
     let writes_on = |keep: &dyn Fn(&str) -> bool| -> u64 {
         steady
@@ -163,7 +166,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("## Operator (release build, own process, embedded API server over HTTPS)\n");
     println!(
-        "| agents | seconds to all Ready | agents Ready/s | API requests per agent | writes while converging | child writes in 6 s of steady state (3 resyncs) | status writes in those 6 s | RSS MiB at rest | peak RSS MiB |"
+        "| agents | seconds to all Ready | agents Ready/s | API requests per agent | writes while converging | child writes at steady state (3 resyncs) | status writes at steady state | RSS MiB at rest | peak RSS MiB |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {

@@ -84,8 +84,8 @@ struct RunArgs {
     /// Seconds between looks at a ready agent.
     #[arg(long, default_value_t = 300, env = "GITOPS_AGENT_RESYNC_SECONDS")]
     resync_seconds: u64,
-    /// Reconciles running at once (0: no limit).
-    #[arg(long, default_value_t = 0, env = "GITOPS_AGENT_CONCURRENCY")]
+    /// Reconciles running at once (0: no limit). Bounds API connections and memory.
+    #[arg(long, default_value_t = 32, env = "GITOPS_AGENT_CONCURRENCY")]
     concurrency: u16,
     /// Log format: json (clusters) or text.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Json, env = "GITOPS_AGENT_LOG_FORMAT")]
