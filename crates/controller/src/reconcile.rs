@@ -322,19 +322,15 @@ fn count_children(ctx: &Context, agent: &GitOpsAgent, children: &[Child]) {
     for c in children {
         *mine.entry(c.kind()).or_default() += 1;
     }
-    if mine.is_empty() {
-        all.remove(&key(agent));
-    } else {
-        all.insert(key(agent), mine);
-    }
-    let mut totals: HashMap<String, i64> = child_kinds().into_iter().map(|(ar, _)| (ar.kind, 0)).collect();
-    for counts in all.values() {
-        for (kind, n) in counts {
-            *totals.entry(kind.clone()).or_default() += n;
+    // Move each kind's gauge by this agent's change only: no walk over every agent per reconcile.
+    let before = if mine.is_empty() { all.remove(&key(agent)) } else { all.insert(key(agent), mine.clone()) }
+        .unwrap_or_default();
+    let kinds: BTreeSet<&String> = before.keys().chain(mine.keys()).collect();
+    for kind in kinds {
+        let delta = mine.get(kind).copied().unwrap_or(0) - before.get(kind).copied().unwrap_or(0);
+        if delta != 0 {
+            ctx.metrics.managed_objects.get_or_create(&KindLabels { kind: kind.clone() }).inc_by(delta);
         }
-    }
-    for (kind, n) in totals {
-        ctx.metrics.managed_objects.get_or_create(&KindLabels { kind }).set(n);
     }
 }
 

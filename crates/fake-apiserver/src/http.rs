@@ -473,36 +473,21 @@ fn path_get<'a>(object: &'a Value, json_path: &str) -> Option<&'a Value> {
     json_path.trim_start_matches('.').split('.').try_fold(object, |v, k| v.get(k))
 }
 
+/// `matchLabels` as the `k=v,k=v` string a Scale reports.
+fn selector_string(match_labels: Option<&Value>) -> Value {
+    let labels = match_labels.and_then(Value::as_object).cloned().unwrap_or_default();
+    json!(labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+}
+
 fn scale_of(rt: &ResourceType, object: &Value) -> Value {
     let Some(scale) = &rt.scale else { return Value::Null };
-    let selector = scale.label_selector_path.as_deref().and_then(|p| path_get(object, p)).cloned();
-    let selector = match selector {
-        Some(Value::Object(sel)) => {
-            // Built-in kinds keep a LabelSelector in spec.selector; Scale wants the string form.
-            let labels = sel.get("matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
-            Some(json!(
-                labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ))
-        }
-        other => other,
+    // Scale wants the string form of a selector; built-in kinds keep a LabelSelector object in
+    // spec.selector (their scale has no status.selector).
+    let selector = match scale.label_selector_path.as_deref().and_then(|p| path_get(object, p)) {
+        Some(Value::Object(sel)) => Some(selector_string(sel.get("matchLabels"))),
+        Some(other) => Some(other.clone()),
+        None => (!rt.custom).then(|| selector_string(object.pointer("/spec/selector/matchLabels"))),
     };
-    let selector = selector.or_else(|| {
-        (!rt.custom).then(|| {
-            let labels =
-                object.pointer("/spec/selector/matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
-            json!(
-                labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        })
-    });
     let meta = &object["metadata"];
     let mut status = json!({"replicas": path_get(object, &scale.status_replicas_path).cloned().unwrap_or(json!(0))});
     if let Some(s) = selector {
