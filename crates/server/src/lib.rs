@@ -1,0 +1,18 @@
+//! The gitops-agent server: answers MCP (and, next, A2A) calls about a cluster's Flux CD state
+//! from a watch-backed cache, through one tool registry.
+
+pub mod cache;
+pub mod cluster;
+pub mod contexts;
+pub mod http;
+pub mod kinds;
+pub mod markdown;
+pub mod mcp;
+pub mod metrics;
+pub mod object;
+pub mod redact;
+pub mod registry;
+pub mod serve;
+pub mod telemetry;
+pub mod tools;
+pub mod validate;

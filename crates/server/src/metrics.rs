@@ -1,0 +1,186 @@
+//! Prometheus metrics, with exactly the predecessor's names (dashboards and the guide's alert
+//! `http_requests_total{status=~"5.."}` keep working) plus tool latency and cache sizes.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub path: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    pub verb: String,
+    pub resource: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolLabels {
+    pub tool: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolNameLabels {
+    pub tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+pub struct Metrics {
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<RouteLabels, Histogram>,
+    pub api_calls: Family<ApiLabels, Counter>,
+    pub tool_calls: Family<ToolLabels, Counter>,
+    pub tool_duration: Family<ToolNameLabels, Histogram>,
+    pub cache_objects: Family<KindLabels, Gauge>,
+    pub cache_ready: Gauge,
+    registry: Mutex<Registry>,
+}
+
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        let api_calls = Family::<ApiLabels, Counter>::default();
+        let tool_calls = Family::<ToolLabels, Counter>::default();
+        let tool_duration = Family::<ToolNameLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        let cache_objects = Family::<KindLabels, Gauge>::default();
+        let cache_ready = Gauge::default();
+        registry.register("http_requests", "HTTP requests by method, path and status", http_requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
+        registry.register("k8s_api_calls", "Kubernetes API requests by verb, resource and status code", api_calls.clone());
+        registry.register("tool_calls", "Tool calls by tool and status (success, error, invalid)", tool_calls.clone());
+        registry.register("tool_call_duration_seconds", "Tool call latency", tool_duration.clone());
+        registry.register("cache_objects", "Objects held in the watch cache, by resource", cache_objects.clone());
+        registry.register("cache_ready", "1 once every watch cache has listed its objects", cache_ready.clone());
+        Self {
+            http_requests,
+            http_duration,
+            api_calls,
+            tool_calls,
+            tool_duration,
+            cache_objects,
+            cache_ready,
+            registry: Mutex::new(registry),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn tool_call(&self, tool: &str, status: &str, seconds: f64) {
+        self.tool_calls.get_or_create(&ToolLabels { tool: tool.into(), status: status.into() }).inc();
+        if status != "invalid" {
+            self.tool_duration.get_or_create(&ToolNameLabels { tool: tool.into() }).observe(seconds);
+        }
+    }
+
+    pub fn http(&self, method: &str, path: &str, status: u16, seconds: f64) {
+        self.http_requests.get_or_create(&HttpLabels { method: method.into(), path: path.into(), status: status.to_string() }).inc();
+        self.http_duration.get_or_create(&RouteLabels { method: method.into(), path: path.into() }).observe(seconds);
+    }
+
+    pub fn api_call(&self, verb: &str, resource: &str, code: u16) {
+        self.api_calls.get_or_create(&ApiLabels { verb: verb.into(), resource: resource.into(), code: code.to_string() }).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Ok(registry) = self.registry.lock() {
+            // Encoding into a String cannot fail.
+            let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        }
+        out
+    }
+}
+
+/// `verb` and `resource` of a Kubernetes API request, for `k8s_api_calls_total`.
+pub fn classify(method: &http::Method, uri: &http::Uri) -> (&'static str, String) {
+    let path = uri.path();
+    let query = uri.query().unwrap_or("");
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // /api/v1/... or /apis/group/version/...
+    let rest: &[&str] = match segments.first() {
+        Some(&"api") if segments.len() >= 2 => &segments[2..],
+        Some(&"apis") if segments.len() >= 3 => &segments[3..],
+        _ => return (if method == http::Method::GET { "discovery" } else { "other" }, String::new()),
+    };
+    let rest: &[&str] = if rest.first() == Some(&"namespaces") && rest.len() >= 3 { &rest[2..] } else { rest };
+    let (resource, named) = match rest {
+        [] => return ("discovery", String::new()),
+        [r] => (r.to_string(), false),
+        [r, _name] => (r.to_string(), true),
+        [r, _name, sub, ..] => (format!("{r}/{sub}"), true),
+    };
+    let watch = query.split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
+    let verb = match *method {
+        http::Method::GET if watch => "watch",
+        http::Method::GET if named => "get",
+        http::Method::GET => "list",
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => "delete",
+        _ => "other",
+    };
+    (verb, resource)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(method: http::Method, uri: &str) -> (&'static str, String) {
+        classify(&method, &uri.parse().expect("uri"))
+    }
+
+    #[test]
+    fn api_requests_are_classified_like_the_api_server_audits_them() {
+        assert_eq!(c(http::Method::GET, "/api/v1/namespaces/team-a/events?fieldSelector=x"), ("list", "events".into()));
+        assert_eq!(c(http::Method::GET, "/api/v1/namespaces/team-a/pods/api-1/log?tailLines=5"), ("get", "pods/log".into()));
+        assert_eq!(
+            c(http::Method::GET, "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations?watch=true&resourceVersion=5"),
+            ("watch", "kustomizations".into())
+        );
+        assert_eq!(c(http::Method::PATCH, "/apis/helm.toolkit.fluxcd.io/v2/namespaces/a/helmreleases/b"), ("patch", "helmreleases".into()));
+        assert_eq!(c(http::Method::GET, "/apis/source.toolkit.fluxcd.io/v1"), ("discovery", String::new()));
+        assert_eq!(c(http::Method::GET, "/apis"), ("discovery", String::new()));
+    }
+
+    #[test]
+    fn metric_names_are_the_predecessors() {
+        let m = Metrics::default();
+        m.http("POST", "/mcp", 200, 0.01);
+        m.api_call("list", "kustomizations", 200);
+        m.tool_call("list_kustomizations", "success", 0.001);
+        let text = m.render();
+        for name in ["http_requests_total{", "http_request_duration_seconds_bucket{", "k8s_api_calls_total{", "tool_calls_total{", "tool_call_duration_seconds_bucket{"] {
+            assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+        assert!(text.contains(r#"http_requests_total{method="POST",path="/mcp",status="200"} 1"#));
+    }
+}

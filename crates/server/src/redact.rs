@@ -1,0 +1,78 @@
+//! Redaction of secrets from pod logs before a model sees them.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+const MASK: &str = "[REDACTED]";
+
+/// (pattern, replacement): the replacement keeps what tells a reader which secret was there.
+static RULES: LazyLock<Vec<(Regex, String)>> = LazyLock::new(|| {
+    let rules: [(&str, String); 8] = [
+        // PEM private keys, whole blocks (a log line may hold one with literal "\n"s).
+        (
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
+            format!("-----BEGIN PRIVATE KEY-----{MASK}-----END PRIVATE KEY-----"),
+        ),
+        // Authorization headers and bearer tokens.
+        (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*", format!("$1 {MASK}")),
+        // JSON Web Tokens.
+        (r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", MASK.to_string()),
+        // AWS access key ids.
+        (r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", MASK.to_string()),
+        // GitHub, GitLab and Slack tokens.
+        (r"\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9\-_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})", MASK.to_string()),
+        // key=value and "key": "value" where the key names a secret.
+        (
+            r#"(?i)("?[a-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?)"?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;}&]+)"#,
+            format!("$1{MASK}"),
+        ),
+        // Credentials in URLs: scheme://user:password@host.
+        (r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@", format!("$1{MASK}@")),
+        // Long base64 runs (encoded keys, certificates, kubeconfigs).
+        (r"[A-Za-z0-9+/]{64,}={0,2}", MASK.to_string()),
+    ];
+    rules.into_iter().map(|(p, r)| (Regex::new(p).expect("redaction patterns are valid"), r)).collect()
+});
+
+/// The text with every secret-looking value replaced by `[REDACTED]`.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    for (re, replacement) in RULES.iter() {
+        if re.is_match(&out) {
+            out = re.replace_all(&out, replacement.as_str()).into_owned();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn each_kind_of_secret_is_masked() {
+        let cases = [
+            ("password=hunter2 user=bob", "hunter2"),
+            (r#"{"client_secret": "s3cr3t-value"}"#, "s3cr3t-value"),
+            ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+            ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "eyJhbGci"),
+            ("aws AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE"),
+            ("clone https://git:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/x", "ghp_abcdef"),
+            ("redis://default:pa55word@redis:6379", "pa55word"),
+            ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
+            (&format!("blob {}", "QUJD".repeat(20)), "QUJDQUJD"),
+        ];
+        for (line, secret) in cases {
+            let out = redact(line);
+            assert!(!out.contains(secret), "{secret:?} survived in {out:?}");
+            assert!(out.contains("[REDACTED]"), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_lines_are_untouched() {
+        let line = "2026-11-24T10:00:00Z INFO reconciled Deployment apps/podinfo in 1.2s (revision main@sha1:49d636d0)";
+        assert_eq!(redact(line), line);
+    }
+}

@@ -1,0 +1,264 @@
+//! The tool registry: every tool declared once (name, description, typed input and output
+//! schemas, hints, handler). MCP and A2A list and call tools only through it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gitops_agent_api::tools::ToolName;
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tracing::Instrument;
+
+use crate::cache::CacheError;
+use crate::metrics::Metrics;
+use crate::tools::ToolContext;
+
+/// What a tool answers: markdown for a model and JSON matching the tool's output schema.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub markdown: String,
+    pub data: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    #[error("tool `{0}` changes the cluster and is not available: this agent is read-only")]
+    ReadOnly(String),
+    #[error("tool `{0}` is disabled on this agent")]
+    Disabled(String),
+    #[error("invalid argument `{param}`: {reason}")]
+    InvalidArgument { param: String, reason: String },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("Kubernetes API request failed: {0}")]
+    Api(#[from] kube::Error),
+}
+
+impl ToolError {
+    /// A protocol error (JSON-RPC error) rather than a tool result with `isError: true`: the
+    /// call itself was wrong, as opposed to the cluster answering something unwelcome.
+    pub fn is_protocol_error(&self) -> bool {
+        matches!(self, Self::UnknownTool(_) | Self::ReadOnly(_) | Self::Disabled(_) | Self::InvalidArgument { .. })
+    }
+
+    fn outcome(&self) -> &'static str {
+        if self.is_protocol_error() { "invalid" } else { "error" }
+    }
+}
+
+/// MCP tool annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+impl Hints {
+    /// Reads the cluster; the same question gives the same answer until the cluster changes.
+    pub const READ: Hints = Hints { read_only: true, destructive: false, idempotent: true, open_world: false };
+}
+
+type Handler = Box<dyn Fn(Arc<ToolContext>, Value) -> Pin<Box<dyn Future<Output = Result<Answer, ToolError>> + Send>> + Send + Sync>;
+
+pub struct Tool {
+    pub name: ToolName,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub input_schema: Arc<Map<String, Value>>,
+    pub output_schema: Arc<Map<String, Value>>,
+    pub hints: Hints,
+    handler: Handler,
+}
+
+impl Tool {
+    /// Declares a tool from a typed handler; the schemas come from the argument and answer types.
+    pub fn new<A, O, F, Fut>(name: ToolName, title: &'static str, description: &'static str, hints: Hints, f: F) -> Tool
+    where
+        A: DeserializeOwned + JsonSchema + Send + 'static,
+        O: Serialize + JsonSchema + 'static,
+        F: Fn(Arc<ToolContext>, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(String, O), ToolError>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let handler: Handler = Box::new(move |ctx, args| {
+            let f = f.clone();
+            Box::pin(async move {
+                let args: A = parse_args(args)?;
+                let (markdown, data) = f(ctx, args).await?;
+                let data = serde_json::to_value(data)
+                    .map_err(|e| ToolError::Refused(format!("the answer could not be encoded: {e}")))?;
+                Ok(Answer { markdown, data })
+            })
+        });
+        Tool {
+            name,
+            title,
+            description,
+            input_schema: Arc::new(schema_of::<A>()),
+            output_schema: Arc::new(schema_of::<O>()),
+            hints,
+            handler,
+        }
+    }
+}
+
+/// A self-contained JSON Schema (no `$ref`s): what MCP clients and A2A cards embed.
+pub fn schema_of<T: JsonSchema>() -> Map<String, Value> {
+    let generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = match generator.into_root_schema_for::<T>().to_value() {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    schema.remove("title");
+    schema.remove("$defs");
+    schema.entry("type").or_insert_with(|| Value::String("object".into()));
+    schema
+}
+
+/// Arguments → the tool's input type, with errors that name the offending parameter.
+fn parse_args<A: DeserializeOwned>(args: Value) -> Result<A, ToolError> {
+    let args = if args.is_null() { Value::Object(Map::new()) } else { args };
+    serde_path_to_error::deserialize(args).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let param = if path == "." { missing_field(&inner).unwrap_or("arguments").to_string() } else { path };
+        ToolError::InvalidArgument { param, reason: strip_position(&inner) }
+    })
+}
+
+fn missing_field(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Which tools this server offers.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub read_only: bool,
+    /// Empty: all.
+    pub enabled: Vec<ToolName>,
+    pub disabled: Vec<ToolName>,
+}
+
+impl Selection {
+    fn offers(&self, t: ToolName) -> bool {
+        (self.enabled.is_empty() || self.enabled.contains(&t)) && !self.disabled.contains(&t) && !(self.read_only && t.is_mutating())
+    }
+}
+
+pub struct Registry {
+    tools: Vec<Tool>,
+    selection: Selection,
+    metrics: Arc<Metrics>,
+}
+
+impl Registry {
+    pub fn new(tools: Vec<Tool>, selection: Selection, metrics: Arc<Metrics>) -> Self {
+        Self { tools, selection, metrics }
+    }
+
+    /// The tools offered, in a fixed order (clients may cache `tools/list`).
+    pub fn offered(&self) -> impl Iterator<Item = &Tool> {
+        self.tools.iter().filter(|t| self.selection.offers(t.name))
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Tool> {
+        self.offered().find(|t| t.name.as_str() == name)
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.selection.read_only
+    }
+
+    /// Calls a tool by name. Tools not offered (read-only mode, disabled) are refused exactly as
+    /// if they did not exist, except that the error says why.
+    pub async fn call(&self, ctx: Arc<ToolContext>, name: &str, args: Value) -> Result<Answer, ToolError> {
+        let Some(tool) = self.tools.iter().find(|t| t.name.as_str() == name) else {
+            let err = ToolError::UnknownTool(crate::validate::sanitize(name));
+            self.metrics.tool_call("unknown", err.outcome(), 0.0);
+            return Err(err);
+        };
+        if !self.selection.offers(tool.name) {
+            let err = if self.selection.read_only && tool.name.is_mutating() {
+                ToolError::ReadOnly(name.to_string())
+            } else {
+                ToolError::Disabled(name.to_string())
+            };
+            self.metrics.tool_call(tool.name.as_str(), err.outcome(), 0.0);
+            return Err(err);
+        }
+        let span = tracing::info_span!("tool", tool = tool.name.as_str(), outcome = tracing::field::Empty);
+        let started = Instant::now();
+        let result = (tool.handler)(ctx, args).instrument(span.clone()).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(e) => e.outcome(),
+        };
+        span.record("outcome", outcome);
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::info!(duration_ms = seconds * 1000.0, "tool call"),
+            Err(e) => tracing::info!(duration_ms = seconds * 1000.0, error = %e, "tool call failed"),
+        });
+        self.metrics.tool_call(tool.name.as_str(), outcome, seconds);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, JsonSchema, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Args {
+        name: String,
+        #[serde(default)]
+        limit: Option<u32>,
+    }
+
+    #[test]
+    fn argument_errors_name_the_parameter() {
+        let err = parse_args::<Args>(serde_json::json!({})).expect_err("missing");
+        assert_eq!(err.to_string(), "invalid argument `name`: missing field `name`");
+        let err = parse_args::<Args>(serde_json::json!({"name": "a", "limit": "x"})).expect_err("type");
+        assert!(err.to_string().starts_with("invalid argument `limit`: invalid type: string \"x\""), "{err}");
+        let err = parse_args::<Args>(serde_json::json!({"name": "a", "colour": 1})).expect_err("unknown");
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+        assert!(parse_args::<Args>(Value::Null).is_err());
+    }
+
+    #[test]
+    fn schemas_are_self_contained_objects() {
+        let schema = Value::Object(schema_of::<Args>());
+        assert_eq!(schema["type"], "object");
+        assert!(!schema.to_string().contains("$ref"));
+        assert_eq!(schema["required"], serde_json::json!(["name"]));
+    }
+}

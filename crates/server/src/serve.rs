@@ -1,0 +1,273 @@
+//! `gitops-agent serve`: flags → cluster connection, cache, registry → HTTP or stdio transport.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, ValueEnum};
+use gitops_agent_api::tools::ToolName;
+use rmcp::ServiceExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::Cache;
+use crate::cluster::{self, ClusterError};
+use crate::http::{self, Health, HostPolicy, HttpSettings};
+use crate::mcp::McpHandler;
+use crate::metrics::Metrics;
+use crate::registry::{Registry, Selection};
+use crate::telemetry::LogFormat;
+use crate::tools::{self, Clock, Limits, ToolContext};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// MCP Streamable HTTP at /mcp, plus health and metrics endpoints.
+    Http,
+    /// MCP over stdin/stdout, for local IDEs (logs go to stderr).
+    Stdio,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long, env = "GITOPS_AGENT_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (default: its current context).
+    #[arg(long, env = "GITOPS_AGENT_CONTEXT")]
+    pub context: Option<String>,
+    #[arg(long, value_enum, default_value_t = Transport::Http, env = "GITOPS_AGENT_TRANSPORT")]
+    pub transport: Transport,
+    /// Address to listen on (HTTP transport).
+    #[arg(long, default_value = "0.0.0.0", env = "GITOPS_AGENT_BIND_ADDRESS")]
+    pub bind_address: String,
+    /// Port of /mcp and the health endpoints.
+    #[arg(long, default_value_t = 8080, env = "GITOPS_AGENT_PORT")]
+    pub port: u16,
+    /// Port of /metrics; 0 turns metrics off; the same as --port serves them there.
+    #[arg(long, default_value_t = 9090, env = "GITOPS_AGENT_METRICS_PORT")]
+    pub metrics_port: u16,
+    #[arg(long, default_value = "/metrics", env = "GITOPS_AGENT_METRICS_PATH")]
+    pub metrics_path: String,
+    /// Public URL of this agent (what clients behind a Gateway use); its host is allowed.
+    #[arg(long, env = "GITOPS_AGENT_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Offer only read-only tools (`--read-only=false` enables reconcile/suspend/resume).
+    #[arg(long, action = ArgAction::Set, default_value_t = true, env = "GITOPS_AGENT_READ_ONLY")]
+    pub read_only: bool,
+    /// debug, info, warn or error.
+    #[arg(long, default_value = "info", env = "GITOPS_AGENT_LOG_LEVEL")]
+    pub log_level: String,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "GITOPS_AGENT_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Namespaces to answer for, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_WATCH_NAMESPACES")]
+    pub watch_namespaces: Vec<String>,
+    /// Tools to offer, comma-separated (default: all; mutating ones only without --read-only).
+    #[arg(long, value_delimiter = ',', value_parser = parse_tool, env = "GITOPS_AGENT_TOOLS")]
+    pub tools: Vec<ToolName>,
+    /// Extra Host names /mcp accepts (loopback, IPs, single-label and in-cluster names always are).
+    #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_ALLOWED_HOSTS")]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins /mcp accepts besides those on allowed hosts (`*` for any).
+    #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_ALLOWED_ORIGINS")]
+    pub allowed_origins: Vec<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, env = "GITOPS_AGENT_MAX_BODY_BYTES")]
+    pub max_body_bytes: usize,
+    /// How often to look for Flux/CAPI/policy CRDs that appeared or went away.
+    #[arg(long, default_value_t = 30, env = "GITOPS_AGENT_DISCOVERY_SECONDS")]
+    pub discovery_seconds: u64,
+    /// How long in-flight requests may run after SIGTERM.
+    #[arg(long, default_value_t = 20, env = "GITOPS_AGENT_SHUTDOWN_SECONDS")]
+    pub shutdown_seconds: u64,
+    /// Measure ages from this instant instead of now (reproducible answers in tests and demos).
+    #[arg(long, hide = true, env = "GITOPS_AGENT_FIXED_NOW")]
+    pub fixed_now: Option<jiff::Timestamp>,
+}
+
+fn parse_tool(s: &str) -> Result<ToolName, String> {
+    ToolName::ALL.iter().copied().find(|t| t.as_str() == s).ok_or_else(|| {
+        let names: Vec<&str> = ToolName::ALL.iter().map(|t| t.as_str()).collect();
+        format!("unknown tool {s:?}; tools are: {}", names.join(", "))
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("invalid --watch-namespaces entry {0:?}: {1}")]
+    Namespace(String, String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+    #[error("MCP over stdio failed: {0}")]
+    Stdio(String),
+}
+
+/// Everything a transport needs, built once.
+pub struct Agent {
+    pub registry: Arc<Registry>,
+    pub ctx: Arc<ToolContext>,
+    pub cache: Arc<Cache>,
+    pub metrics: Arc<Metrics>,
+    refresh: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.refresh.abort();
+    }
+}
+
+impl Agent {
+    pub async fn new(args: &ServeArgs) -> Result<Agent, ServeError> {
+        for ns in &args.watch_namespaces {
+            crate::validate::namespace("watch-namespaces", ns).map_err(|e| ServeError::Namespace(ns.clone(), e.to_string()))?;
+        }
+        let metrics = Arc::new(Metrics::default());
+        let cluster = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref(), metrics.clone()).await?;
+        let cache = Arc::new(Cache::new(cluster.client.clone(), args.watch_namespaces.clone()));
+        if let Err(e) = cache.refresh().await {
+            tracing::warn!(error = %e, "first discovery failed; retrying in the background (readyz stays 503 until it works)");
+        }
+        let refresh = cache.spawn_refresh(Duration::from_secs(args.discovery_seconds.max(1)));
+        let selection = Selection { read_only: args.read_only, enabled: args.tools.clone(), disabled: vec![] };
+        let registry = Arc::new(Registry::new(tools::all(), selection, metrics.clone()));
+        let ctx = Arc::new(ToolContext {
+            cache: cache.clone(),
+            client: cluster.client,
+            contexts: Arc::new(cluster.contexts),
+            clock: args.fixed_now.map_or(Clock::System, Clock::Fixed),
+            limits: Limits::default(),
+        });
+        Ok(Agent { registry, ctx, cache, metrics, refresh })
+    }
+
+    pub fn mcp_handler(&self) -> McpHandler {
+        McpHandler::new(self.registry.clone(), self.ctx.clone())
+    }
+}
+
+/// A running HTTP server (tests and benchmarks start one in-process).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub agent: Arc<Agent>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight calls finish, closes sessions.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.shutdown.cancel();
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.to_string(), source })
+}
+
+/// Starts the HTTP transport; returns once it listens.
+pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result<Running, ServeError> {
+    let agent = Arc::new(Agent::new(args).await?);
+    let health = Health { cache: agent.cache.clone(), metrics: agent.metrics.clone() };
+    let mut allowed_hosts = args.allowed_hosts.clone();
+    if let Some(host) = args.base_url.as_deref().and_then(|u| u.split_once("://")).map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or_default()) {
+        allowed_hosts.push(host.to_string());
+    }
+    let same_port = args.metrics_port == args.port;
+    let settings = HttpSettings {
+        policy: HostPolicy { allowed_hosts, allowed_origins: args.allowed_origins.clone() },
+        max_body_bytes: args.max_body_bytes,
+        metrics_path: same_port.then(|| args.metrics_path.clone()),
+    };
+    let listener = bind(&format!("{}:{}", args.bind_address, args.port)).await?;
+    let addr = listener.local_addr().map_err(ServeError::Http)?;
+    let app = http::router(agent.mcp_handler(), health.clone(), settings, shutdown.clone());
+    let metrics_listener = if args.metrics_port != 0 && !same_port {
+        Some(bind(&format!("{}:{}", args.bind_address, args.metrics_port)).await?)
+    } else {
+        None
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr().map_err(ServeError::Http)?),
+        None if same_port => Some(addr),
+        None => None,
+    };
+    tracing::info!(%addr, ?metrics_addr, read_only = args.read_only, tools = agent.registry.offered().count(), "serving MCP at /mcp");
+    let grace = Duration::from_secs(args.shutdown_seconds);
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let metrics_server = metrics_listener.map(|l| {
+            let stop = stop.clone();
+            tokio::spawn(axum::serve(l, http::metrics_router("/metrics", health).into_make_service()).with_graceful_shutdown(async move { stop.cancelled().await }).into_future())
+        });
+        let stopped = stop.clone();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });
+        let server = tokio::spawn(server.into_future());
+        stop.cancelled().await;
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+        let result = match tokio::time::timeout(grace, server).await {
+            Ok(Ok(r)) => r.map_err(ServeError::Http),
+            Ok(Err(_)) => Ok(()),
+            Err(_) => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        };
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
+        result
+    });
+    Ok(Running { addr, metrics_addr, agent, shutdown, task })
+}
+
+/// Runs until SIGTERM/SIGINT (HTTP) or until the client closes stdin (stdio).
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    match args.transport {
+        Transport::Http => {
+            let shutdown = CancellationToken::new();
+            let running = start_http(&args, shutdown.clone()).await?;
+            wait_for_signal().await;
+            running.shutdown().await
+        }
+        Transport::Stdio => {
+            let agent = Agent::new(&args).await?;
+            let service = agent.mcp_handler().serve(rmcp::transport::stdio()).await.map_err(|e| ServeError::Stdio(e.to_string()))?;
+            service.waiting().await.map_err(|e| ServeError::Stdio(e.to_string()))?;
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,310 @@
+//! The tools, one module per domain, and what they share: the context they run in, paging,
+//! status filters and the row type of Flux objects.
+
+mod capi;
+mod context;
+mod core;
+mod flux;
+mod inventory;
+mod mutate;
+mod policy;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use kube::api::DynamicObject;
+use kube::{Client, ResourceExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Cache;
+use crate::contexts::Contexts;
+use crate::markdown;
+use crate::object::{self, State};
+use crate::registry::{Tool, ToolError};
+use crate::validate;
+
+pub use context::context_tools;
+
+/// Hard caps on what one call may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_page: u32,
+    pub max_events: u32,
+    pub max_log_lines: u32,
+    /// Bytes of log text returned after redaction; the rest is cut with a notice.
+    pub max_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_page: 500, max_events: 500, max_log_lines: 5000, max_log_bytes: 256 * 1024 }
+    }
+}
+
+/// Where ages are measured from. Tests pin it so golden answers do not drift.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    pub fn now(self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// What every tool call runs with.
+pub struct ToolContext {
+    pub cache: Arc<Cache>,
+    pub client: Client,
+    pub contexts: Arc<Contexts>,
+    pub clock: Clock,
+    pub limits: Limits,
+}
+
+impl ToolContext {
+    /// Validates a namespace argument and checks it is one this agent may answer for.
+    pub fn check_namespace(&self, param: &str, ns: Option<&str>) -> Result<(), ToolError> {
+        validate::optional_namespace(param, ns)?;
+        if let Some(ns) = ns
+            && !self.in_scope(Some(ns))
+        {
+            return Err(ToolError::InvalidArgument {
+                param: param.into(),
+                reason: format!(
+                    "namespace {ns:?} is outside this agent's watch namespaces ({})",
+                    self.cache.namespaces().join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether an object in this namespace (None: cluster-scoped) is within the agent's scope.
+    pub fn in_scope(&self, ns: Option<&str>) -> bool {
+        let watched = self.cache.namespaces();
+        match ns {
+            Some(ns) => watched.is_empty() || watched.iter().any(|w| w == ns),
+            None => true,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Every tool, in the order `tools/list` shows them (the catalogue's order).
+pub fn all() -> Vec<Tool> {
+    let mut tools = Vec::new();
+    tools.extend(context::context_tools());
+    tools.extend(flux::tools());
+    tools.extend(capi::tools());
+    tools.extend(core::tools());
+    tools.extend(policy::tools());
+    tools.extend(inventory::tools());
+    tools.extend(mutate::tools());
+    let order = |t: &Tool| gitops_agent_api::tools::ToolName::ALL.iter().position(|n| *n == t.name);
+    tools.sort_by_key(order);
+    tools
+}
+
+/// Filters on the state of reconciled objects.
+#[derive(Deserialize, JsonSchema, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Ready,
+    /// Failed or stalled.
+    Failed,
+    Suspended,
+    Stalled,
+    Progressing,
+}
+
+impl StatusFilter {
+    pub fn matches(self, s: State) -> bool {
+        match self {
+            StatusFilter::All => true,
+            StatusFilter::Ready => s == State::Ready,
+            StatusFilter::Failed => s.is_failing(),
+            StatusFilter::Suspended => s == State::Suspended,
+            StatusFilter::Stalled => s == State::Stalled,
+            StatusFilter::Progressing => s == State::Progressing,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::All => "all",
+            StatusFilter::Ready => "ready",
+            StatusFilter::Failed => "failed",
+            StatusFilter::Suspended => "suspended",
+            StatusFilter::Stalled => "stalled",
+            StatusFilter::Progressing => "progressing",
+        }
+    }
+}
+
+pub const DEFAULT_PAGE: u32 = 50;
+
+pub fn default_limit() -> u32 {
+    DEFAULT_PAGE
+}
+
+/// Which slice of a long answer was returned.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    pub offset: u32,
+    pub limit: u32,
+    pub returned: usize,
+    /// Rows that matched the query.
+    pub total: usize,
+    /// Matching rows not returned (ask again with a larger offset).
+    pub omitted: usize,
+}
+
+/// Cuts one page out of the rows; a bad limit is refused, an offset past the end gives none.
+pub fn paginate<T>(ctx: &ToolContext, rows: Vec<T>, offset: u32, limit: u32) -> Result<(Vec<T>, Page), ToolError> {
+    let limit = validate::within("limit", limit, 1, ctx.limits.max_page)?;
+    let total = rows.len();
+    let page: Vec<T> = rows.into_iter().skip(offset as usize).take(limit as usize).collect();
+    let returned = page.len();
+    Ok((page, Page { offset, limit, returned, total, omitted: total - returned }))
+}
+
+/// The line under a table that says what was left out and how to get it.
+pub fn page_note(page: &Page, noun: &str) -> String {
+    if page.total == 0 {
+        return String::new();
+    }
+    if page.omitted == 0 && page.offset == 0 {
+        return format!("\nAll {} {noun} shown.\n", page.total);
+    }
+    let first = page.offset as usize + 1;
+    let last = page.offset as usize + page.returned;
+    let mut note = if page.returned == 0 {
+        format!("\nNo {noun} at offset {} ({} in all).", page.offset, page.total)
+    } else {
+        format!("\nShowing {noun} {first}–{last} of {}.", page.total)
+    };
+    if last < page.total {
+        note.push_str(&format!(" Call again with offset={last} for the next {}.", (page.total - last).min(page.limit as usize)));
+    }
+    note.push('\n');
+    note
+}
+
+/// One reconciled Flux object as list tools return it.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FluxItem {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub state: State,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Last applied (or artifact) revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Last attempted revision, when it differs from the applied one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempted_revision: Option<String>,
+    /// `Kind/namespace/name` of the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// When the Ready condition last changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+pub fn flux_item(obj: &DynamicObject) -> FluxItem {
+    let ready = object::condition(obj, "Ready");
+    let applied = object::str_at(obj, &["status", "lastAppliedRevision"])
+        .or_else(|| object::str_at(obj, &["status", "artifact", "revision"]))
+        .map(str::to_string);
+    let attempted = object::str_at(obj, &["status", "lastAttemptedRevision"]).map(str::to_string);
+    let attempted = match (&applied, attempted) {
+        (Some(a), Some(b)) if *a == b => None,
+        (_, b) => b,
+    };
+    FluxItem {
+        kind: obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        state: object::flux_state(obj),
+        reason: ready.as_ref().map(|c| c.reason.clone()).unwrap_or_default(),
+        message: ready.as_ref().map(|c| c.message.clone()).unwrap_or_default(),
+        revision: applied,
+        attempted_revision: attempted,
+        source: object::source_ref(obj).map(|(k, ns, n)| format!("{k}/{ns}/{n}")),
+        since: ready.and_then(|c| c.last_transition_time),
+    }
+}
+
+/// Counts by state.
+#[derive(Serialize, JsonSchema, Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub total: usize,
+    pub ready: usize,
+    pub failed: usize,
+    pub stalled: usize,
+    pub progressing: usize,
+    pub suspended: usize,
+}
+
+impl Summary {
+    pub fn of<'a>(states: impl IntoIterator<Item = &'a State>) -> Self {
+        let mut s = Summary::default();
+        for st in states {
+            s.total += 1;
+            match st {
+                State::Ready => s.ready += 1,
+                State::Failed => s.failed += 1,
+                State::Stalled => s.stalled += 1,
+                State::Progressing => s.progressing += 1,
+                State::Suspended => s.suspended += 1,
+            }
+        }
+        s
+    }
+
+    pub fn line(&self) -> String {
+        markdown::counts(&[
+            ("ready", self.ready),
+            ("failed", self.failed),
+            ("stalled", self.stalled),
+            ("progressing", self.progressing),
+            ("suspended", self.suspended),
+        ])
+    }
+}
+
+/// Worst first; among failures the oldest first (the one that has waited longest); then by
+/// namespace and name.
+pub fn sort_worst_first(items: &mut [FluxItem]) {
+    items.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then_with(|| if a.state.is_failing() { a.since.cmp(&b.since) } else { std::cmp::Ordering::Equal })
+            .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
+    });
+}
+
+/// "in namespace `x`" or "in all namespaces".
+pub fn scope_phrase(ns: Option<&str>) -> String {
+    match ns {
+        Some(ns) => format!("in namespace `{ns}`"),
+        None => "in all namespaces".into(),
+    }
+}
