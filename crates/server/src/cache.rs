@@ -116,7 +116,7 @@ impl Cache {
         let discovery = Discovery::new(self.client.clone()).filter(&groups).run().await?;
         let mut served: HashMap<(String, String), (ApiResource, bool)> = HashMap::new();
         for group in discovery.groups() {
-            for (resource, caps) in group.recommended_resources() {
+            for (resource, caps) in group.resources_by_stability() {
                 if wanted(&resource.group, &resource.kind) {
                     let namespaced = matches!(caps.scope, Scope::Namespaced);
                     served.insert((resource.group.clone(), resource.kind.clone()), (resource, namespaced));

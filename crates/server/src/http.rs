@@ -161,7 +161,7 @@ pub fn router(handler: McpHandler, health_state: Health, settings: HttpSettings,
 
 /// The metrics port's router.
 pub fn metrics_router(path: &str, health_state: Health) -> Router {
-    Router::new().route(path, get(metrics)).route("/healthz", get(healthz)).with_state(health_state)
+    Router::new().route(path, get(metrics)).with_state(health_state)
 }
 
 #[cfg(test)]

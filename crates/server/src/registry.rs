@@ -108,16 +108,26 @@ impl Tool {
             title,
             description,
             input_schema: Arc::new(schema_of::<A>()),
-            output_schema: Arc::new(schema_of::<O>()),
+            output_schema: Arc::new(output_schema_of::<O>()),
             hints,
             handler,
         }
     }
 }
 
-/// A self-contained JSON Schema (no `$ref`s): what MCP clients and A2A cards embed.
+/// A self-contained JSON Schema (no `$ref`s) of what a tool accepts: what MCP clients and A2A
+/// cards embed.
 pub fn schema_of<T: JsonSchema>() -> Map<String, Value> {
-    let generator = SchemaSettings::draft2020_12()
+    schema_with::<T>(SchemaSettings::draft2020_12().for_deserialize())
+}
+
+/// The schema of what a tool answers (fields it may leave out are not required).
+pub fn output_schema_of<T: JsonSchema>() -> Map<String, Value> {
+    schema_with::<T>(SchemaSettings::draft2020_12().for_serialize())
+}
+
+fn schema_with<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
+    let generator = settings
         .with(|s| {
             s.inline_subschemas = true;
             s.meta_schema = None;

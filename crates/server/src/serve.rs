@@ -184,7 +184,7 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     if let Some(host) = args.base_url.as_deref().and_then(|u| u.split_once("://")).map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or_default()) {
         allowed_hosts.push(host.to_string());
     }
-    let same_port = args.metrics_port == args.port;
+    let same_port = args.metrics_port != 0 && args.metrics_port == args.port;
     let settings = HttpSettings {
         policy: HostPolicy { allowed_hosts, allowed_origins: args.allowed_origins.clone() },
         max_body_bytes: args.max_body_bytes,
@@ -205,11 +205,12 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     };
     tracing::info!(%addr, ?metrics_addr, read_only = args.read_only, tools = agent.registry.offered().count(), "serving MCP at /mcp");
     let grace = Duration::from_secs(args.shutdown_seconds);
+    let metrics_path = args.metrics_path.clone();
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         let metrics_server = metrics_listener.map(|l| {
             let stop = stop.clone();
-            tokio::spawn(axum::serve(l, http::metrics_router("/metrics", health).into_make_service()).with_graceful_shutdown(async move { stop.cancelled().await }).into_future())
+            tokio::spawn(axum::serve(l, http::metrics_router(&metrics_path, health).into_make_service()).with_graceful_shutdown(async move { stop.cancelled().await }).into_future())
         });
         let stopped = stop.clone();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });

@@ -339,6 +339,7 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
     validate::name("name", &args.name)?;
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let ns = args.namespace.clone().unwrap_or_default();
+    let mut via: Option<String> = None;
     // The object itself: a cached Flux kind, or a built-in kind read on demand.
     let (obj, status): (Arc<DynamicObject>, String) = if let Some(kind) = Kind::flux_by_name(&args.kind) {
         let o = one(&ctx, kind, &ns, &args.name).await?;
@@ -358,10 +359,11 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         if resource.kind == "Pod" && object::managed_by(&o).is_none()
             && let Some(owner) = workload_of_pod(&ctx, &o, &ns).await?
         {
+            via = Some(format!("Pod `{ns}/{}`, owned by", args.name));
             o = owner;
         }
         let st = live_state(&o);
-        (Arc::new(o), format!("{} {}", st.0, st.1).trim().to_string())
+        (Arc::new(o), if st.1.is_empty() { st.0 } else { format!("{} ({})", st.0, st.1) })
     } else {
         let supported: Vec<&str> = LIVE.iter().map(|l| l.2).chain([kinds::KUSTOMIZATION, kinds::HELMRELEASE].iter().chain(kinds::SOURCES.iter()).map(|k| k.kind)).collect();
         return Err(ToolError::InvalidArgument {
@@ -374,20 +376,24 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
     for _ in 0..10 {
         let Some((kind, mns, mname)) = object::managed_by(&current) else { break };
         let kind = if kind == "HelmRelease" { kinds::HELMRELEASE } else { kinds::KUSTOMIZATION };
+        // The root Kustomization manages itself.
+        if chain.iter().any(|s: &TraceStep| s.kind == kind.kind && s.namespace == mns && s.name == mname) {
+            break;
+        }
         let Ok(Some(manager)) = ctx.cache.get(kind, &mns, &mname).await else {
             chain.push(TraceStep { kind: kind.kind.into(), namespace: mns, name: mname, state: None, revision: None, source: None, source_state: None, source_revision: None, source_url: None });
             break;
         };
         let src = source_object(&ctx, &manager).await;
         chain.push(step(&manager, src.as_deref()));
-        if chain.len() > 1 && chain.iter().take(chain.len() - 1).any(|s| s.namespace == manager.namespace().unwrap_or_default() && s.name == manager.name_any() && s.kind == kind.kind) {
-            break;
-        }
         current = manager;
     }
     let traced_kind = obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_else(|| args.kind.clone());
     let display = object::display_name(&obj);
-    let mut md = format!("## Trace of {traced_kind} `{display}`\n\nStatus: {status}\n\n");
+    let mut md = match &via {
+        Some(v) => format!("## Trace of {v} {traced_kind} `{display}`\n\nStatus: {status}\n\n"),
+        None => format!("## Trace of {traced_kind} `{display}`\n\nStatus: {status}\n\n"),
+    };
     if chain.is_empty() {
         md.push_str("Not managed by Flux: it carries no kustomize.toolkit.fluxcd.io or helm.toolkit.fluxcd.io labels.\n");
     } else {
@@ -423,10 +429,19 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
 }
 
 async fn workload_of_pod(ctx: &ToolContext, pod: &DynamicObject, ns: &str) -> Result<Option<DynamicObject>, ToolError> {
-    let Some(owner) = pod.owner_references().iter().find(|o| o.controller == Some(true)) else { return Ok(None) };
+    let hash = pod.labels().get("pod-template-hash").cloned().unwrap_or_default();
+    let Some(owner) = pod.owner_references().iter().find(|o| o.controller == Some(true)) else {
+        // No owner recorded: a Deployment's pods are still named `<deployment>-<hash>-<suffix>`.
+        let name = pod.name_any();
+        let Some(deployment) = name.split_once(&format!("-{hash}-")).map(|(d, _)| d.to_string()).filter(|_| !hash.is_empty()) else {
+            return Ok(None);
+        };
+        let Some((resource, _)) = live_by_kind("Deployment") else { return Ok(None) };
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+        return Ok(api.get_opt(&deployment).await?);
+    };
     let (kind, name) = match owner.kind.as_str() {
         "ReplicaSet" => {
-            let hash = pod.labels().get("pod-template-hash").cloned().unwrap_or_default();
             match owner.name.strip_suffix(&format!("-{hash}")) {
                 Some(d) if !hash.is_empty() => ("Deployment", d.to_string()),
                 _ => return Ok(None),

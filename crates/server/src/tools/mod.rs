@@ -186,7 +186,7 @@ pub fn page_note(page: &Page, noun: &str) -> String {
         return String::new();
     }
     if page.omitted == 0 && page.offset == 0 {
-        return format!("\nAll {} {noun} shown.\n", page.total);
+        return String::new();
     }
     let first = page.offset as usize + 1;
     let last = page.offset as usize + page.returned;
@@ -230,8 +230,15 @@ pub struct FluxItem {
 
 pub fn flux_item(obj: &DynamicObject) -> FluxItem {
     let ready = object::condition(obj, "Ready");
+    let deployed = object::at(obj, &["status", "history"]).and_then(serde_json::Value::as_array).and_then(|h| {
+        h.iter()
+            .find(|e| e.get("status").and_then(serde_json::Value::as_str) == Some("deployed"))
+            .and_then(|e| e.get("chartVersion"))
+            .and_then(serde_json::Value::as_str)
+    });
     let applied = object::str_at(obj, &["status", "lastAppliedRevision"])
         .or_else(|| object::str_at(obj, &["status", "artifact", "revision"]))
+        .or(deployed)
         .map(str::to_string);
     let attempted = object::str_at(obj, &["status", "lastAttemptedRevision"]).map(str::to_string);
     let attempted = match (&applied, attempted) {

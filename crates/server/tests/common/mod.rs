@@ -1,0 +1,193 @@
+//! Test harness: the embedded API server with the fixture cluster, the real agent server over
+//! HTTP in-process, and a minimal MCP client (JSON-RPC over Streamable HTTP).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use fake_apiserver::{Config, Listen, Running};
+use gitops_agent_server::serve::{self, ServeArgs};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub const FIXED_NOW: &str = "2026-11-24T10:30:00Z";
+pub const LATEST: &str = "2026-07-28";
+
+pub fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+pub struct Env {
+    pub api: Running,
+    pub agent: serve::Running,
+    pub kubeconfig: PathBuf,
+    pub mcp: Mcp,
+    _dir: PathBuf,
+}
+
+impl Env {
+    /// Replaces what differs between runs (ports, paths) so answers can be compared to goldens.
+    pub fn normalize(&self, text: &str) -> String {
+        text.replace(&self.api.url, "https://fake-apiserver").replace(&self.kubeconfig.display().to_string(), "KUBECONFIG")
+    }
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub fixtures: bool,
+    pub extra_args: Vec<String>,
+}
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The fixture cluster and an agent serving it.
+pub async fn start(options: Options) -> Env {
+    gitops_agent_server::telemetry::init(gitops_agent_server::telemetry::LogFormat::Text, "warn");
+    let api = fake_apiserver::start(Config::default(), Listen::default()).await.expect("fake API server");
+    if options.fixtures {
+        fake_apiserver::fixtures::load_dir(&api.server, &root().join("examples/fixtures")).expect("fixtures");
+    }
+    let dir = std::env::temp_dir()
+        .join(format!("gitops-agent-server-test-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let kubeconfig = dir.join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let mut argv: Vec<String> = vec![
+        "gitops-agent".into(),
+        "serve".into(),
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--bind-address=127.0.0.1".into(),
+        "--port=0".into(),
+        "--metrics-port=0".into(),
+        format!("--fixed-now={FIXED_NOW}"),
+    ];
+    argv.extend(options.extra_args);
+    let args = Cli::parse_from(argv).serve;
+    let agent = serve::start_http(&args, CancellationToken::new()).await.expect("agent server");
+    wait_ready(&agent).await;
+    let mcp = Mcp::new(format!("{}/mcp", agent.url()));
+    Env { api, agent, kubeconfig, mcp, _dir: dir }
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    serve: ServeCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum ServeCmd {
+    Serve(ServeArgs),
+}
+
+impl std::ops::Deref for ServeCmd {
+    type Target = ServeArgs;
+    fn deref(&self) -> &ServeArgs {
+        match self {
+            ServeCmd::Serve(a) => a,
+        }
+    }
+}
+
+async fn wait_ready(agent: &serve::Running) {
+    for _ in 0..200 {
+        if agent.agent.cache.is_ready() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the agent's caches did not sync in 5 s");
+}
+
+/// An HTTP answer: status, headers, body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    /// The JSON-RPC message in the body (plain JSON, or the last `data:` line of an SSE stream).
+    pub fn json(&self) -> Value {
+        let ct = self.headers.get("content-type").and_then(|h| h.to_str().ok()).unwrap_or_default();
+        if ct.starts_with("text/event-stream") {
+            let data = self.body.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).filter(|l| !l.is_empty()).last();
+            return serde_json::from_str(data.unwrap_or("null")).expect("SSE data is JSON");
+        }
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+pub struct Mcp {
+    pub url: String,
+    http: HttpClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Mcp {
+    pub fn new(url: String) -> Self {
+        Self { url, http: HttpClient::builder(TokioExecutor::new()).build_http() }
+    }
+
+    pub async fn post(&self, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut req = hyper::Request::post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_string()))).expect("request");
+        let resp = self.http.request(req).await.expect("HTTP");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    pub async fn get(&self, url: &str) -> Answer {
+        let req = hyper::Request::get(url).body(Full::new(Bytes::new())).expect("request");
+        let resp = self.http.request(req).await.expect("HTTP");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    /// A stateless 2026-07-28 request (no session).
+    pub async fn request(&self, method: &str, name: Option<&str>, mut params: Value) -> Value {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": LATEST,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        let mut headers = vec![("mcp-protocol-version", LATEST), ("mcp-method", method)];
+        if let Some(n) = name {
+            headers.push(("mcp-name", n));
+        }
+        let answer = self.post(&headers, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await;
+        assert_eq!(answer.status, 200, "{method}: HTTP {} {}", answer.status, answer.body);
+        answer.json()
+    }
+
+    /// tools/call; returns the JSON-RPC response (result or error).
+    pub async fn call(&self, tool: &str, args: Value) -> Value {
+        self.request("tools/call", Some(tool), json!({"name": tool, "arguments": args})).await
+    }
+
+    /// tools/call that must succeed: (markdown, structuredContent).
+    pub async fn ok(&self, tool: &str, args: Value) -> (String, Value) {
+        let r = self.call(tool, args.clone()).await;
+        let result = r.get("result").unwrap_or_else(|| panic!("{tool} {args}: {r}"));
+        assert_ne!(result["isError"], json!(true), "{tool} {args}: {result}");
+        (result["content"][0]["text"].as_str().expect("text").to_string(), result["structuredContent"].clone())
+    }
+
+    pub async fn tools(&self) -> Vec<Value> {
+        let r = self.request("tools/list", None, json!({})).await;
+        r["result"]["tools"].as_array().expect("tools").clone()
+    }
+}
