@@ -66,7 +66,7 @@ impl Watched {
 
     fn objects(&self) -> Vec<Arc<DynamicObject>> {
         let mut all: Vec<Arc<DynamicObject>> = self.watches.iter().flat_map(|w| w.store.state()).collect();
-        all.sort_by(|a, b| (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any())));
+        all.sort_by_key(|o| (o.namespace(), o.name_any()));
         all
     }
 }
@@ -150,15 +150,16 @@ impl Cache {
         Ok(())
     }
 
-    /// Refreshes discovery on a timer until the task is aborted.
+    /// Refreshes discovery on a timer (after the first refresh, which the caller runs) until the
+    /// task is aborted.
     pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
             loop {
+                tokio::time::sleep(every).await;
                 if let Err(e) = cache.refresh().await {
                     tracing::warn!(error = %e, "discovery failed; keeping the cached kinds as they are");
                 }
-                tokio::time::sleep(every).await;
             }
         })
     }
@@ -192,7 +193,11 @@ impl Cache {
         match w.state() {
             LOADING => Err(CacheError::Loading(kind)),
             FORBIDDEN => {
-                let why = w.watches.iter().map(|w| w.forbidden.read().map(|s| s.clone()).unwrap_or_default()).find(|s| !s.is_empty());
+                let why = w
+                    .watches
+                    .iter()
+                    .map(|w| w.forbidden.read().map(|s| s.clone()).unwrap_or_default())
+                    .find(|s| !s.is_empty());
                 Err(CacheError::Forbidden(kind, why.unwrap_or_default()))
             }
             _ => Ok(w.objects()),
@@ -207,7 +212,11 @@ impl Cache {
 
     /// One cached object.
     pub async fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Arc<DynamicObject>>, CacheError> {
-        Ok(self.list(kind).await?.into_iter().find(|o| o.name_any() == name && o.namespace().as_deref().unwrap_or("") == namespace))
+        Ok(self
+            .list(kind)
+            .await?
+            .into_iter()
+            .find(|o| o.name_any() == name && o.namespace().as_deref().unwrap_or("") == namespace))
     }
 
     /// Every served kind of a group whose kinds are not fixed (Gatekeeper constraints), with its

@@ -33,16 +33,19 @@ pub struct Cluster {
 
 /// Connects as the predecessor did: an explicit kubeconfig and context, else the usual inference
 /// (KUBECONFIG, ~/.kube/config, then the pod's ServiceAccount).
-pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>, metrics: Arc<Metrics>) -> Result<Cluster, ClusterError> {
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    metrics: Arc<Metrics>,
+) -> Result<Cluster, ClusterError> {
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
     let (config, contexts) = match kubeconfig {
         Some(path) => {
             let shown = path.display().to_string();
-            let kc = Kubeconfig::read_from(path).map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
-            let config = Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|source| ClusterError::Context {
-                path: shown.clone(),
-                context: context.unwrap_or("(current)").into(),
-                source,
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
+            let config = Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|source| {
+                ClusterError::Context { path: shown.clone(), context: context.unwrap_or("(current)").into(), source }
             })?;
             (config, Contexts::from_kubeconfig(&kc, &shown, context))
         }
@@ -52,13 +55,18 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>, metrics: 
                 context: context.unwrap_or_default().into(),
                 source,
             })?;
-            let kc = Kubeconfig::read().map_err(|source| ClusterError::Kubeconfig { path: "the default kubeconfig".into(), source })?;
+            let kc = Kubeconfig::read()
+                .map_err(|source| ClusterError::Kubeconfig { path: "the default kubeconfig".into(), source })?;
             (config, Contexts::from_kubeconfig(&kc, "the default kubeconfig", context))
         }
         None => {
             let config = Config::infer().await?;
             let contexts = match Kubeconfig::read() {
-                Ok(kc) => Contexts::from_kubeconfig(&kc, &std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into()), None),
+                Ok(kc) => Contexts::from_kubeconfig(
+                    &kc,
+                    &std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into()),
+                    None,
+                ),
                 Err(_) => Contexts::in_cluster(&config.cluster_url.to_string(), &config.default_namespace),
             };
             (config, contexts)

@@ -87,7 +87,11 @@ fn without_userinfo(url: &str) -> String {
         Some((scheme, rest)) => {
             let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
             let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            if path.is_empty() && !rest.contains('/') { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+            if path.is_empty() && !rest.contains('/') {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
         }
         None => url.to_string(),
     }
@@ -136,7 +140,9 @@ users:
         assert_eq!(c.contexts[0].user, "prod-admin");
         assert_eq!(c.contexts[1].server, "https://dev.example.com");
         let dump = format!("{c:?}");
-        for secret in ["hunter2", "super-secret-token", "UFJJVkFURS1LRVk", "Q0VSVElGSUNBVEUt", "exec-secret", "get-token"] {
+        for secret in
+            ["hunter2", "super-secret-token", "UFJJVkFURS1LRVk", "Q0VSVElGSUNBVEUt", "exec-secret", "get-token"]
+        {
             assert!(!dump.contains(secret), "{secret} leaked");
         }
         let chosen = Contexts::from_kubeconfig(&kc, "/tmp/kubeconfig", Some("dev"));

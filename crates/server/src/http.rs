@@ -47,7 +47,11 @@ impl HostPolicy {
 
     /// Browsers send Origin on cross-site requests: a page elsewhere must not drive the agent.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        if self.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(origin.trim_end_matches('/'))) {
+        if self
+            .allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(origin.trim_end_matches('/')))
+        {
             return true;
         }
         match origin.split_once("://") {
@@ -118,7 +122,11 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(h): State<Health>) -> (StatusCode, &'static str) {
-    if h.cache.is_ready() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "caches are syncing\n") }
+    if h.cache.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "caches are syncing\n")
+    }
 }
 
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
@@ -137,7 +145,12 @@ pub struct HttpSettings {
 }
 
 /// The main router: `/mcp` and the health endpoints.
-pub fn router(handler: McpHandler, health_state: Health, settings: HttpSettings, shutdown: CancellationToken) -> Router {
+pub fn router(
+    handler: McpHandler,
+    health_state: Health,
+    settings: HttpSettings,
+    shutdown: CancellationToken,
+) -> Router {
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .with_json_response(true)
@@ -171,7 +184,16 @@ mod tests {
     #[test]
     fn hosts_that_dns_rebinding_cannot_forge_are_allowed() {
         let p = HostPolicy { allowed_hosts: vec!["agent.example.com".into()], allowed_origins: vec![] };
-        for ok in ["localhost:8080", "127.0.0.1:8080", "[::1]:8080", "10.0.3.7", "gitops-agent", "gitops-agent.flux-system.svc:8080", "a.b.svc.cluster.local", "agent.example.com:443"] {
+        for ok in [
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "10.0.3.7",
+            "gitops-agent",
+            "gitops-agent.flux-system.svc:8080",
+            "a.b.svc.cluster.local",
+            "agent.example.com:443",
+        ] {
             assert!(p.host_allowed(ok), "{ok}");
         }
         for bad in ["evil.example.com", "attacker.io:8080", "agent.example.com.evil.io", ""] {

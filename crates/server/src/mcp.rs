@@ -52,7 +52,9 @@ fn mcp_tool(t: &Tool) -> McpTool {
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")).with_title("GitOps Agent (Flux CD)"))
+            .with_server_info(
+                Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")).with_title("GitOps Agent (Flux CD)"),
+            )
             .with_instructions(INSTRUCTIONS)
     }
 

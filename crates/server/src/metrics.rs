@@ -73,7 +73,11 @@ impl Default for Metrics {
         let cache_ready = Gauge::default();
         registry.register("http_requests", "HTTP requests by method, path and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
-        registry.register("k8s_api_calls", "Kubernetes API requests by verb, resource and status code", api_calls.clone());
+        registry.register(
+            "k8s_api_calls",
+            "Kubernetes API requests by verb, resource and status code",
+            api_calls.clone(),
+        );
         registry.register("tool_calls", "Tool calls by tool and status (success, error, invalid)", tool_calls.clone());
         registry.register("tool_call_duration_seconds", "Tool call latency", tool_duration.clone());
         registry.register("cache_objects", "Objects held in the watch cache, by resource", cache_objects.clone());
@@ -100,12 +104,16 @@ impl Metrics {
     }
 
     pub fn http(&self, method: &str, path: &str, status: u16, seconds: f64) {
-        self.http_requests.get_or_create(&HttpLabels { method: method.into(), path: path.into(), status: status.to_string() }).inc();
+        self.http_requests
+            .get_or_create(&HttpLabels { method: method.into(), path: path.into(), status: status.to_string() })
+            .inc();
         self.http_duration.get_or_create(&RouteLabels { method: method.into(), path: path.into() }).observe(seconds);
     }
 
     pub fn api_call(&self, verb: &str, resource: &str, code: u16) {
-        self.api_calls.get_or_create(&ApiLabels { verb: verb.into(), resource: resource.into(), code: code.to_string() }).inc();
+        self.api_calls
+            .get_or_create(&ApiLabels { verb: verb.into(), resource: resource.into(), code: code.to_string() })
+            .inc();
     }
 
     pub fn render(&self) -> String {
@@ -161,12 +169,18 @@ mod tests {
     #[test]
     fn api_requests_are_classified_like_the_api_server_audits_them() {
         assert_eq!(c(http::Method::GET, "/api/v1/namespaces/team-a/events?fieldSelector=x"), ("list", "events".into()));
-        assert_eq!(c(http::Method::GET, "/api/v1/namespaces/team-a/pods/api-1/log?tailLines=5"), ("get", "pods/log".into()));
+        assert_eq!(
+            c(http::Method::GET, "/api/v1/namespaces/team-a/pods/api-1/log?tailLines=5"),
+            ("get", "pods/log".into())
+        );
         assert_eq!(
             c(http::Method::GET, "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations?watch=true&resourceVersion=5"),
             ("watch", "kustomizations".into())
         );
-        assert_eq!(c(http::Method::PATCH, "/apis/helm.toolkit.fluxcd.io/v2/namespaces/a/helmreleases/b"), ("patch", "helmreleases".into()));
+        assert_eq!(
+            c(http::Method::PATCH, "/apis/helm.toolkit.fluxcd.io/v2/namespaces/a/helmreleases/b"),
+            ("patch", "helmreleases".into())
+        );
         assert_eq!(c(http::Method::GET, "/apis/source.toolkit.fluxcd.io/v1"), ("discovery", String::new()));
         assert_eq!(c(http::Method::GET, "/apis"), ("discovery", String::new()));
     }
@@ -178,7 +192,13 @@ mod tests {
         m.api_call("list", "kustomizations", 200);
         m.tool_call("list_kustomizations", "success", 0.001);
         let text = m.render();
-        for name in ["http_requests_total{", "http_request_duration_seconds_bucket{", "k8s_api_calls_total{", "tool_calls_total{", "tool_call_duration_seconds_bucket{"] {
+        for name in [
+            "http_requests_total{",
+            "http_request_duration_seconds_bucket{",
+            "k8s_api_calls_total{",
+            "tool_calls_total{",
+            "tool_call_duration_seconds_bucket{",
+        ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }
         assert!(text.contains(r#"http_requests_total{method="POST",path="/mcp",status="200"} 1"#));

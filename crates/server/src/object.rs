@@ -133,12 +133,8 @@ pub fn source_ref(obj: &DynamicObject) -> Option<(String, String, String)> {
         .or_else(|| at(obj, &["spec", "chartRef"]))?;
     let kind = r.get("kind").and_then(Value::as_str)?.to_string();
     let name = r.get("name").and_then(Value::as_str)?.to_string();
-    let ns = r
-        .get("namespace")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| obj.namespace())
-        .unwrap_or_default();
+    let ns =
+        r.get("namespace").and_then(Value::as_str).map(str::to_string).or_else(|| obj.namespace()).unwrap_or_default();
     Some((kind, ns, name))
 }
 
@@ -146,8 +142,11 @@ pub fn source_ref(obj: &DynamicObject) -> Option<(String, String, String)> {
 /// everything it applies: (kind, namespace, name).
 pub fn managed_by(obj: &DynamicObject) -> Option<(&'static str, String, String)> {
     let labels = obj.labels();
-    for (kind, prefix) in [("Kustomization", "kustomize.toolkit.fluxcd.io"), ("HelmRelease", "helm.toolkit.fluxcd.io")] {
-        if let (Some(name), Some(ns)) = (labels.get(&format!("{prefix}/name")), labels.get(&format!("{prefix}/namespace"))) {
+    for (kind, prefix) in [("Kustomization", "kustomize.toolkit.fluxcd.io"), ("HelmRelease", "helm.toolkit.fluxcd.io")]
+    {
+        if let (Some(name), Some(ns)) =
+            (labels.get(&format!("{prefix}/name")), labels.get(&format!("{prefix}/namespace")))
+        {
             return Some((kind, ns.clone(), name.clone()));
         }
     }

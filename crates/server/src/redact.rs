@@ -56,7 +56,10 @@ mod tests {
             ("password=hunter2 user=bob", "hunter2"),
             (r#"{"client_secret": "s3cr3t-value"}"#, "s3cr3t-value"),
             ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
-            ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "eyJhbGci"),
+            (
+                "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                "eyJhbGci",
+            ),
             ("aws AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE"),
             ("clone https://git:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/x", "ghp_abcdef"),
             ("redis://default:pa55word@redis:6379", "pa55word"),

@@ -71,7 +71,9 @@ impl Hints {
     pub const READ: Hints = Hints { read_only: true, destructive: false, idempotent: true, open_world: false };
 }
 
-type Handler = Box<dyn Fn(Arc<ToolContext>, Value) -> Pin<Box<dyn Future<Output = Result<Answer, ToolError>> + Send>> + Send + Sync>;
+type Handler = Box<
+    dyn Fn(Arc<ToolContext>, Value) -> Pin<Box<dyn Future<Output = Result<Answer, ToolError>> + Send>> + Send + Sync,
+>;
 
 pub struct Tool {
     pub name: ToolName,
@@ -177,7 +179,9 @@ pub struct Selection {
 
 impl Selection {
     fn offers(&self, t: ToolName) -> bool {
-        (self.enabled.is_empty() || self.enabled.contains(&t)) && !self.disabled.contains(&t) && !(self.read_only && t.is_mutating())
+        (self.enabled.is_empty() || self.enabled.contains(&t))
+            && !self.disabled.contains(&t)
+            && !(self.read_only && t.is_mutating())
     }
 }
 

@@ -125,7 +125,8 @@ impl Drop for Agent {
 impl Agent {
     pub async fn new(args: &ServeArgs) -> Result<Agent, ServeError> {
         for ns in &args.watch_namespaces {
-            crate::validate::namespace("watch-namespaces", ns).map_err(|e| ServeError::Namespace(ns.clone(), e.to_string()))?;
+            crate::validate::namespace("watch-namespaces", ns)
+                .map_err(|e| ServeError::Namespace(ns.clone(), e.to_string()))?;
         }
         let metrics = Arc::new(Metrics::default());
         let cluster = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref(), metrics.clone()).await?;
@@ -181,7 +182,12 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     let agent = Arc::new(Agent::new(args).await?);
     let health = Health { cache: agent.cache.clone(), metrics: agent.metrics.clone() };
     let mut allowed_hosts = args.allowed_hosts.clone();
-    if let Some(host) = args.base_url.as_deref().and_then(|u| u.split_once("://")).map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or_default()) {
+    if let Some(host) = args
+        .base_url
+        .as_deref()
+        .and_then(|u| u.split_once("://"))
+        .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or_default())
+    {
         allowed_hosts.push(host.to_string());
     }
     let same_port = args.metrics_port != 0 && args.metrics_port == args.port;
@@ -210,7 +216,11 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     let task = tokio::spawn(async move {
         let metrics_server = metrics_listener.map(|l| {
             let stop = stop.clone();
-            tokio::spawn(axum::serve(l, http::metrics_router(&metrics_path, health).into_make_service()).with_graceful_shutdown(async move { stop.cancelled().await }).into_future())
+            tokio::spawn(
+                axum::serve(l, http::metrics_router(&metrics_path, health).into_make_service())
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .into_future(),
+            )
         });
         let stopped = stop.clone();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });
@@ -244,7 +254,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
         Transport::Stdio => {
             let agent = Agent::new(&args).await?;
-            let service = agent.mcp_handler().serve(rmcp::transport::stdio()).await.map_err(|e| ServeError::Stdio(e.to_string()))?;
+            let service = agent
+                .mcp_handler()
+                .serve(rmcp::transport::stdio())
+                .await
+                .map_err(|e| ServeError::Stdio(e.to_string()))?;
             service.waiting().await.map_err(|e| ServeError::Stdio(e.to_string()))?;
             Ok(())
         }

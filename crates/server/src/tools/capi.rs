@@ -137,7 +137,15 @@ pub fn tools() -> Vec<Tool> {
 }
 
 fn cluster_row(o: &DynamicObject) -> ClusterRow {
-    let r = |p: &[&str]| object::at(o, p).map(|v| format!("{}/{}", v.get("kind").and_then(Value::as_str).unwrap_or("?"), v.get("name").and_then(Value::as_str).unwrap_or("?")));
+    let r = |p: &[&str]| {
+        object::at(o, p).map(|v| {
+            format!(
+                "{}/{}",
+                v.get("kind").and_then(Value::as_str).unwrap_or("?"),
+                v.get("name").and_then(Value::as_str).unwrap_or("?")
+            )
+        })
+    };
     let conditions = object::conditions(o);
     let endpoint = object::str_at(o, &["spec", "controlPlaneEndpoint", "host"])
         .filter(|h| !h.is_empty())
@@ -151,7 +159,11 @@ fn cluster_row(o: &DynamicObject) -> ClusterRow {
         infrastructure: r(&["spec", "infrastructureRef"]),
         control_plane: r(&["spec", "controlPlaneRef"]),
         endpoint,
-        blocking: conditions.iter().find(|c| c.status != "True" && c.type_ != "Ready").or_else(|| conditions.iter().find(|c| c.status != "True")).cloned(),
+        blocking: conditions
+            .iter()
+            .find(|c| c.status != "True" && c.type_ != "Ready")
+            .or_else(|| conditions.iter().find(|c| c.status != "True"))
+            .cloned(),
         conditions,
     }
 }
@@ -167,12 +179,24 @@ async fn get_cluster_status(ctx: Arc<ToolContext>, args: ClusterArgs) -> Result<
         .collect();
     clusters.sort_by(|a, b| a.ready.cmp(&b.ready).then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))));
     if let (Some(n), true) = (&args.cluster_name, clusters.is_empty()) {
-        return Err(ToolError::NotFound(format!("Cluster API cluster {n:?} not found{}", args.namespace.as_deref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default())));
+        return Err(ToolError::NotFound(format!(
+            "Cluster API cluster {n:?} not found{}",
+            args.namespace.as_deref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default()
+        )));
     }
     let now = ctx.now();
     let not_ready = clusters.iter().filter(|c| !c.ready).count();
     let mut md = format!("## Cluster API clusters\n\n{} cluster(s), {not_ready} not ready.\n\n", clusters.len());
-    let mut t = Table::new(&["Namespace", "Name", "Phase", "Ready", "Version", "Infrastructure", "Control plane", "Blocked by"]);
+    let mut t = Table::new(&[
+        "Namespace",
+        "Name",
+        "Phase",
+        "Ready",
+        "Version",
+        "Infrastructure",
+        "Control plane",
+        "Blocked by",
+    ]);
     for c in &clusters {
         t.row(vec![
             c.namespace.clone(),
@@ -182,7 +206,10 @@ async fn get_cluster_status(ctx: Arc<ToolContext>, args: ClusterArgs) -> Result<
             c.kubernetes_version.clone().unwrap_or_default(),
             c.infrastructure.clone().unwrap_or_default(),
             c.control_plane.clone().unwrap_or_default(),
-            c.blocking.as_ref().map(|b| format!("{} {} ({})", b.type_, b.reason, markdown::clip(&b.message, 120))).unwrap_or_default(),
+            c.blocking
+                .as_ref()
+                .map(|b| format!("{} {} ({})", b.type_, b.reason, markdown::clip(&b.message, 120)))
+                .unwrap_or_default(),
         ]);
     }
     if !clusters.is_empty() {
@@ -237,7 +264,11 @@ async fn list_machines(ctx: Arc<ToolContext>, args: ClusterArgs) -> Result<(Stri
         "Deleting" | "Deleted" => 2,
         _ => 1,
     };
-    machines.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| (&a.namespace, &a.cluster, &a.name).cmp(&(&b.namespace, &b.cluster, &b.name))));
+    machines.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| (&a.namespace, &a.cluster, &a.name).cmp(&(&b.namespace, &b.cluster, &b.name)))
+    });
     let failed = machines.iter().filter(|m| m.phase == "Failed").count();
     let scope = args.cluster_name.as_deref().map(|c| format!(" of cluster `{c}`")).unwrap_or_default();
     let mut md = format!("## Machines{scope}\n\n{} machine(s), {failed} failed.\n\n", machines.len());

@@ -64,7 +64,8 @@ async fn list_contexts(ctx: Arc<ToolContext>, _: NoArgs) -> Result<(String, Cont
             info.namespace.clone().unwrap_or_default(),
         ]);
     }
-    let md = format!("## Kubernetes contexts\n\n{} context(s) from {}.\n\n{}", c.contexts.len(), c.source, table.render());
+    let md =
+        format!("## Kubernetes contexts\n\n{} context(s) from {}.\n\n{}", c.contexts.len(), c.source, table.render());
     Ok((md, ContextList { source: c.source.clone(), current: c.current.clone(), contexts: c.contexts.clone() }))
 }
 

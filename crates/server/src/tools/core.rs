@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use gitops_agent_api::tools::ToolName;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams, LogParams};
 use kube::ResourceExt;
+use kube::api::{Api, ListParams, LogParams};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -241,13 +241,16 @@ async fn get_pod_logs(ctx: Arc<ToolContext>, args: LogsArgs) -> Result<(String, 
         Some(c) => {
             return Err(ToolError::InvalidArgument {
                 param: "container".into(),
-                reason: format!("pod {} has no container {c:?}; its containers are: {}", pod.name_any(), containers.join(", ")),
+                reason: format!(
+                    "pod {} has no container {c:?}; its containers are: {}",
+                    pod.name_any(),
+                    containers.join(", ")
+                ),
             });
         }
-        None => containers
-            .first()
-            .cloned()
-            .ok_or_else(|| ToolError::NotFound(format!("pod {}/{} has no containers", args.namespace, args.pod_name)))?,
+        None => containers.first().cloned().ok_or_else(|| {
+            ToolError::NotFound(format!("pod {}/{} has no containers", args.namespace, args.pod_name))
+        })?,
     };
     let params = LogParams {
         container: Some(container.clone()),

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::core::{EventRow, EventType, events, events_table};
-use super::{FluxItem, Page, StatusFilter, Summary, ToolContext, default_limit, flux_item, page_note, paginate, scope_phrase, sort_worst_first};
+use super::{
+    FluxItem, Page, StatusFilter, Summary, ToolContext, default_limit, flux_item, page_note, paginate, scope_phrase,
+    sort_worst_first,
+};
 use crate::kinds::{self, Kind};
 use crate::markdown::{self, Table};
 use crate::object::{self, Condition, State};
@@ -157,7 +160,9 @@ pub fn tools() -> Vec<Tool> {
 fn revision_cell(item: &FluxItem) -> String {
     let applied = item.revision.as_deref().map(markdown::short_revision).unwrap_or_default();
     match item.attempted_revision.as_deref() {
-        Some(attempted) if !applied.is_empty() => format!("{applied} (attempted {})", markdown::short_revision(attempted)),
+        Some(attempted) if !applied.is_empty() => {
+            format!("{applied} (attempted {})", markdown::short_revision(attempted))
+        }
         Some(attempted) => format!("attempted {}", markdown::short_revision(attempted)),
         None => applied,
     }
@@ -230,7 +235,10 @@ async fn list_kustomizations(ctx: Arc<ToolContext>, args: ListArgs) -> Result<(S
         md.push_str(&flux_table(&ctx, &items, false));
     }
     md.push_str(&page_note(&page, "Kustomizations"));
-    Ok((md, FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page }))
+    Ok((
+        md,
+        FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page },
+    ))
 }
 
 /// A HelmRelease row: the Flux fields plus the chart.
@@ -264,7 +272,10 @@ fn helmrelease_item(obj: &DynamicObject) -> HelmReleaseItem {
     HelmReleaseItem { item: flux_item(obj), chart, chart_version: version, failures }
 }
 
-async fn get_helmreleases(ctx: Arc<ToolContext>, args: ListArgs) -> Result<(String, FluxList<HelmReleaseItem>), ToolError> {
+async fn get_helmreleases(
+    ctx: Arc<ToolContext>,
+    args: ListArgs,
+) -> Result<(String, FluxList<HelmReleaseItem>), ToolError> {
     let (summary, items, page) = list_of(&ctx, kinds::HELMRELEASE, &args, helmrelease_item, |r| &r.item).await?;
     let mut md = list_heading("HelmReleases", &args, &summary, &page);
     if !items.is_empty() {
@@ -285,7 +296,10 @@ async fn get_helmreleases(ctx: Arc<ToolContext>, args: ListArgs) -> Result<(Stri
         md.push_str(&t.render());
     }
     md.push_str(&page_note(&page, "HelmReleases"));
-    Ok((md, FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page }))
+    Ok((
+        md,
+        FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page },
+    ))
 }
 
 /// A source row: the Flux fields plus where it fetches from and its artifact.
@@ -317,9 +331,9 @@ fn source_item(obj: &DynamicObject) -> SourceItem {
     let reference = object::at(obj, &["spec", "ref"])
         .and_then(Value::as_object)
         .and_then(|r| {
-            ["name", "commit", "tag", "semver", "branch", "digest"].iter().find_map(|k| {
-                r.get(*k).and_then(Value::as_str).map(|v| format!("{k}: {v}"))
-            })
+            ["name", "commit", "tag", "semver", "branch", "digest"]
+                .iter()
+                .find_map(|k| r.get(*k).and_then(Value::as_str).map(|v| format!("{k}: {v}")))
         })
         .or_else(|| object::str_at(obj, &["spec", "version"]).map(|v| format!("version: {v}")))
         .or_else(|| object::str_at(obj, &["spec", "bucketName"]).map(|b| format!("bucket: {b}")));
@@ -357,14 +371,20 @@ fn sources_table(ctx: &ToolContext, items: &[SourceItem], with_kind: bool) -> St
     t.render()
 }
 
-async fn list_gitrepositories(ctx: Arc<ToolContext>, args: ListArgs) -> Result<(String, FluxList<SourceItem>), ToolError> {
+async fn list_gitrepositories(
+    ctx: Arc<ToolContext>,
+    args: ListArgs,
+) -> Result<(String, FluxList<SourceItem>), ToolError> {
     let (summary, items, page) = list_of(&ctx, kinds::GITREPOSITORY, &args, source_item, |r| &r.item).await?;
     let mut md = list_heading("GitRepositories", &args, &summary, &page);
     if !items.is_empty() {
         md.push_str(&sources_table(&ctx, &items, false));
     }
     md.push_str(&page_note(&page, "GitRepositories"));
-    Ok((md, FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page }))
+    Ok((
+        md,
+        FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page },
+    ))
 }
 
 #[derive(Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -418,7 +438,12 @@ struct SourcesAnswer {
 }
 
 async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(String, SourcesAnswer), ToolError> {
-    let list = &ListArgs { namespace: args.namespace.clone(), status_filter: args.status_filter, limit: args.limit, offset: args.offset };
+    let list = &ListArgs {
+        namespace: args.namespace.clone(),
+        status_filter: args.status_filter,
+        limit: args.limit,
+        offset: args.offset,
+    };
     ctx.check_namespace("namespace", list.namespace.as_deref())?;
     let wanted: Vec<Kind> = match args.kind {
         Some(k) => vec![k.kind()],
@@ -453,7 +478,8 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
     if !not_installed.is_empty() {
         md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
     }
-    let list = FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page };
+    let list =
+        FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page };
     Ok((md, SourcesAnswer { list, not_installed }))
 }
 
@@ -534,13 +560,25 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
         md.push_str("\n### Needs attention\n\n");
         md.push_str(&flux_table(&ctx, &attention, true));
         if omitted > 0 {
-            md.push_str(&format!("\n{omitted} more not shown: use list_kustomizations / get_helmreleases with status_filter.\n"));
+            md.push_str(&format!(
+                "\n{omitted} more not shown: use list_kustomizations / get_helmreleases with status_filter.\n"
+            ));
         }
     }
     if !not_installed.is_empty() {
         md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
     }
-    Ok((md, GitopsStatus { namespace: args.namespace, healthy, kinds: kinds_out, attention, attention_omitted: omitted, not_installed }))
+    Ok((
+        md,
+        GitopsStatus {
+            namespace: args.namespace,
+            healthy,
+            kinds: kinds_out,
+            attention,
+            attention_omitted: omitted,
+            not_installed,
+        },
+    ))
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -578,7 +616,12 @@ async fn dependencies(ctx: &ToolContext, kind: Kind, obj: &DynamicObject) -> Res
     };
     for d in deps {
         let name = d.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let ns = d.get("namespace").and_then(Value::as_str).map(str::to_string).or_else(|| obj.namespace()).unwrap_or_default();
+        let ns = d
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| obj.namespace())
+            .unwrap_or_default();
         let found = ctx.cache.get(kind, &ns, &name).await?;
         let (state, message) = match found {
             Some(o) => {
@@ -594,12 +637,10 @@ async fn dependencies(ctx: &ToolContext, kind: Kind, obj: &DynamicObject) -> Res
 
 /// The source a Kustomization or HelmRelease reads, from the cache (None if not cached or absent).
 async fn source_of(ctx: &ToolContext, obj: &DynamicObject) -> Option<FluxItem> {
-    if let Some(chart) = object::str_at(obj, &["status", "helmChart"]) {
-        if let Some((ns, name)) = chart.split_once('/') {
-            if let Ok(Some(o)) = ctx.cache.get(kinds::HELMCHART, ns, name).await {
-                return Some(flux_item(&o));
-            }
-        }
+    if let Some((ns, name)) = object::str_at(obj, &["status", "helmChart"]).and_then(|c| c.split_once('/'))
+        && let Ok(Some(o)) = ctx.cache.get(kinds::HELMCHART, ns, name).await
+    {
+        return Some(flux_item(&o));
     }
     let (kind, ns, name) = object::source_ref(obj)?;
     let kind = Kind::flux_by_name(&kind)?;
@@ -633,7 +674,10 @@ fn state_line(i: &FluxItem) -> String {
     s
 }
 
-async fn get_kustomization(ctx: Arc<ToolContext>, args: ObjectArgs) -> Result<(String, KustomizationDetail), ToolError> {
+async fn get_kustomization(
+    ctx: Arc<ToolContext>,
+    args: ObjectArgs,
+) -> Result<(String, KustomizationDetail), ToolError> {
     args.check(&ctx)?;
     let obj = one(&ctx, kinds::KUSTOMIZATION, &args.namespace, &args.name).await?;
     let item = flux_item(&obj);
@@ -778,11 +822,7 @@ async fn get_helmrelease(ctx: Arc<ToolContext>, args: ObjectArgs) -> Result<(Str
     };
     let r = &detail.release;
     let mut md = format!("## HelmRelease `{}/{}`\n\n{}\n", args.namespace, args.name, state_line(&r.item));
-    md.push_str(&format!(
-        "- Chart: {} {}\n",
-        r.chart,
-        r.chart_version.as_deref().unwrap_or("")
-    ));
+    md.push_str(&format!("- Chart: {} {}\n", r.chart, r.chart_version.as_deref().unwrap_or("")));
     if let Some(src) = &r.item.source {
         let st = detail.source_status.as_ref().map(|s| format!(" — {}", s.state.as_str())).unwrap_or_default();
         md.push_str(&format!("- Source: {src}{st}\n"));
@@ -918,7 +958,10 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
     if !not_installed.is_empty() {
         md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
     }
-    Ok((md, HealthSummary { namespace: args.namespace, totals, rows, failures, failures_omitted: omitted, not_installed }))
+    Ok((
+        md,
+        HealthSummary { namespace: args.namespace, totals, rows, failures, failures_omitted: omitted, not_installed },
+    ))
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -948,11 +991,19 @@ fn diagnose(item: &FluxItem, conds: &[Condition], source: Option<&FluxItem>, dep
     let mut out = Vec::new();
     let has = |t: &str, s: &str| conds.iter().any(|c| c.type_ == t && c.status == s);
     if item.state == State::Suspended {
-        out.push(format!("Reconciliation is suspended: Flux will not apply changes to this {} until it is resumed.", item.kind));
+        out.push(format!(
+            "Reconciliation is suspended: Flux will not apply changes to this {} until it is resumed.",
+            item.kind
+        ));
     }
     for d in deps.iter().filter(|d| d.state != Some(State::Ready)) {
         let st = d.state.map_or("missing", State::as_str);
-        out.push(format!("Waits for dependency {}/{} which is {st}{}: fix that one first.", d.namespace, d.name, if d.message.is_empty() { String::new() } else { format!(" ({})", d.message) }));
+        out.push(format!(
+            "Waits for dependency {}/{} which is {st}{}: fix that one first.",
+            d.namespace,
+            d.name,
+            if d.message.is_empty() { String::new() } else { format!(" ({})", d.message) }
+        ));
     }
     if let Some(src) = source
         && src.state != State::Ready
@@ -969,15 +1020,27 @@ fn diagnose(item: &FluxItem, conds: &[Condition], source: Option<&FluxItem>, dep
     let reason = item.reason.as_str();
     let msg = item.message.to_lowercase();
     let hint = match reason {
-        "BuildFailed" => Some("`kustomize build` failed on the source revision: check the path and kustomization.yaml in that commit (a missing directory or bad patch is typical)."),
-        "HealthCheckFailed" => Some("The objects were applied but did not become healthy in time: look at the workloads named in the message (their pods and events)."),
+        "BuildFailed" => Some(
+            "`kustomize build` failed on the source revision: check the path and kustomization.yaml in that commit (a missing directory or bad patch is typical).",
+        ),
+        "HealthCheckFailed" => Some(
+            "The objects were applied but did not become healthy in time: look at the workloads named in the message (their pods and events).",
+        ),
         "DependencyNotReady" => Some("A dependency is not ready; this object will retry once it is."),
         "ArtifactFailed" => Some("The source artifact could not be fetched from the source-controller."),
-        "ReconciliationFailed" | "ApplyFailed" => Some("Applying the manifests failed: the message names the object the API server refused."),
-        "InstallFailed" | "UpgradeFailed" => Some("The Helm action failed: check the release's pods and events in the target namespace (a timeout usually means pods never became ready)."),
+        "ReconciliationFailed" | "ApplyFailed" => {
+            Some("Applying the manifests failed: the message names the object the API server refused.")
+        }
+        "InstallFailed" | "UpgradeFailed" => Some(
+            "The Helm action failed: check the release's pods and events in the target namespace (a timeout usually means pods never became ready).",
+        ),
         "RetriesExceeded" => Some("Helm remediation retries are exhausted."),
-        "GitOperationFailed" if msg.contains("authentication") || msg.contains("auth") => Some("Git authentication failed: the credentials in the GitRepository's secretRef are missing, wrong or expired."),
-        "GitOperationFailed" => Some("Fetching from Git failed: check the URL, the ref and network access from source-controller."),
+        "GitOperationFailed" if msg.contains("authentication") || msg.contains("auth") => Some(
+            "Git authentication failed: the credentials in the GitRepository's secretRef are missing, wrong or expired.",
+        ),
+        "GitOperationFailed" => {
+            Some("Fetching from Git failed: check the URL, the ref and network access from source-controller.")
+        }
         "ChartPullFailed" | "ChartNotFound" => Some("The chart or version could not be fetched from its repository."),
         _ => None,
     };
@@ -1019,7 +1082,13 @@ async fn debug_reconciliation(ctx: Arc<ToolContext>, args: DebugArgs) -> Result<
     let depends_on = if kind.is_source() { vec![] } else { dependencies(&ctx, kind, &obj).await? };
     let (events, _) = events(&ctx, &args.namespace, Some((kind.kind, &args.name)), EventType::All, 10).await?;
     let diagnosis = diagnose(&item, &conditions, source.as_ref(), &depends_on);
-    let mut md = format!("## Debugging {} `{}/{}`\n\n{}\n### Diagnosis\n\n", kind.kind, args.namespace, args.name, state_line(&item));
+    let mut md = format!(
+        "## Debugging {} `{}/{}`\n\n{}\n### Diagnosis\n\n",
+        kind.kind,
+        args.namespace,
+        args.name,
+        state_line(&item)
+    );
     for d in &diagnosis {
         md.push_str(&format!("- {d}\n"));
     }
@@ -1027,13 +1096,7 @@ async fn debug_reconciliation(ctx: Arc<ToolContext>, args: DebugArgs) -> Result<
         md.push_str(&format!("\nApplied revision: {rev}\n"));
     }
     if let Some(src) = &source {
-        md.push_str(&format!(
-            "\n### Source {}/{}/{}\n\n{}",
-            src.kind,
-            src.namespace,
-            src.name,
-            state_line(src)
-        ));
+        md.push_str(&format!("\n### Source {}/{}/{}\n\n{}", src.kind, src.namespace, src.name, state_line(src)));
         if let Some(r) = &src.revision {
             md.push_str(&format!("Artifact: {r}\n"));
         }

@@ -53,8 +53,12 @@ fn live_state(obj: &DynamicObject) -> (String, String) {
         (state.to_string(), format!("{ready}/{want} ready"))
     };
     match kind {
-        "Deployment" => ratio(i(&["status", "availableReplicas"]), object::i64_at(obj, &["spec", "replicas"]).unwrap_or(1)),
-        "StatefulSet" => ratio(i(&["status", "readyReplicas"]), object::i64_at(obj, &["spec", "replicas"]).unwrap_or(1)),
+        "Deployment" => {
+            ratio(i(&["status", "availableReplicas"]), object::i64_at(obj, &["spec", "replicas"]).unwrap_or(1))
+        }
+        "StatefulSet" => {
+            ratio(i(&["status", "readyReplicas"]), object::i64_at(obj, &["spec", "replicas"]).unwrap_or(1))
+        }
         "DaemonSet" => ratio(i(&["status", "numberReady"]), i(&["status", "desiredNumberScheduled"])),
         "Pod" => {
             let phase = object::str_at(obj, &["status", "phase"]).unwrap_or("Unknown").to_string();
@@ -223,8 +227,11 @@ async fn live(ctx: &ToolContext, group: &str, kind: &str, ns: &str, name: &str) 
     if namespaced && !ctx.in_scope(Some(ns)) {
         return Ok(("not checked".into(), "outside the agent's namespaces".into()));
     }
-    let api: Api<DynamicObject> =
-        if namespaced { Api::namespaced_with(ctx.client.clone(), ns, &resource) } else { Api::all_with(ctx.client.clone(), &resource) };
+    let api: Api<DynamicObject> = if namespaced {
+        Api::namespaced_with(ctx.client.clone(), ns, &resource)
+    } else {
+        Api::all_with(ctx.client.clone(), &resource)
+    };
     Ok(match api.get_opt(name).await {
         Ok(Some(o)) => live_state(&o),
         Ok(None) => ("missing".into(), String::new()),
@@ -261,7 +268,11 @@ async fn get_inventory(ctx: Arc<ToolContext>, args: InventoryArgs) -> Result<(St
                 .or_else(|| object::str_at(&hr, &["status", "storageNamespace"]))
                 .unwrap_or(&args.namespace)
                 .to_string();
-            (kinds::HELMRELEASE, helm_objects(&ctx, &target, &args.namespace, &args.name).await?, "helm.toolkit.fluxcd.io labels")
+            (
+                kinds::HELMRELEASE,
+                helm_objects(&ctx, &target, &args.namespace, &args.name).await?,
+                "helm.toolkit.fluxcd.io labels",
+            )
         }
     };
     let total_ids = ids.len();
@@ -277,24 +288,52 @@ async fn get_inventory(ctx: Arc<ToolContext>, args: InventoryArgs) -> Result<(St
         .try_collect()
         .await?;
     let mut entries = statuses;
-    entries.sort_by(|a, b| rank(&a.status).cmp(&rank(&b.status)).then_with(|| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name))));
+    entries.sort_by(|a, b| {
+        rank(&a.status)
+            .cmp(&rank(&b.status))
+            .then_with(|| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)))
+    });
     let (entries, page) = paginate(&ctx, entries, args.offset, args.limit)?;
-    let mut md = format!("## Inventory of {} `{}/{}`\n\n{total_ids} object(s) from {source}.\n\n", kind.kind, args.namespace, args.name);
+    let mut md = format!(
+        "## Inventory of {} `{}/{}`\n\n{total_ids} object(s) from {source}.\n\n",
+        kind.kind, args.namespace, args.name
+    );
     if total_ids == 0 {
         md.push_str("Nothing applied yet (or nothing found).\n");
     } else {
         let mut t = Table::new(&["Status", "Kind", "Namespace", "Name", "Detail"]);
         for e in &entries {
-            t.row(vec![e.status.clone(), e.kind.clone(), e.namespace.clone(), e.name.clone(), markdown::clip(&e.detail, 160)]);
+            t.row(vec![
+                e.status.clone(),
+                e.kind.clone(),
+                e.namespace.clone(),
+                e.name.clone(),
+                markdown::clip(&e.detail, 160),
+            ]);
         }
         md.push_str(&t.render());
         md.push_str(&page_note(&page, "objects"));
     }
-    Ok((md, InventoryAnswer { kind: kind.kind.into(), namespace: args.namespace, name: args.name, source: source.into(), entries, page }))
+    Ok((
+        md,
+        InventoryAnswer {
+            kind: kind.kind.into(),
+            namespace: args.namespace,
+            name: args.name,
+            source: source.into(),
+            entries,
+            page,
+        },
+    ))
 }
 
 /// Objects Helm installed for a HelmRelease, found by the labels helm-controller sets.
-async fn helm_objects(ctx: &ToolContext, target: &str, hr_ns: &str, hr_name: &str) -> Result<Vec<(String, String, String, String)>, ToolError> {
+async fn helm_objects(
+    ctx: &ToolContext,
+    target: &str,
+    hr_ns: &str,
+    hr_name: &str,
+) -> Result<Vec<(String, String, String, String)>, ToolError> {
     let selector = format!("helm.toolkit.fluxcd.io/name={hr_name},helm.toolkit.fluxcd.io/namespace={hr_ns}");
     let mut out = Vec::new();
     for (group, _, kind, _, namespaced) in LIVE.iter().filter(|l| l.4 && l.2 != "Pod") {
@@ -302,7 +341,9 @@ async fn helm_objects(ctx: &ToolContext, target: &str, hr_ns: &str, hr_name: &st
         let _ = namespaced;
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), target, &resource);
         match api.list(&ListParams::default().labels(&selector)).await {
-            Ok(list) => out.extend(list.items.into_iter().map(|o| (target.to_string(), o.name_any(), group.to_string(), kind.to_string()))),
+            Ok(list) => out.extend(
+                list.items.into_iter().map(|o| (target.to_string(), o.name_any(), group.to_string(), kind.to_string())),
+            ),
             Err(kube::Error::Api(s)) if s.code == 403 || s.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
@@ -334,7 +375,10 @@ async fn source_object(ctx: &ToolContext, obj: &DynamicObject) -> Option<Arc<Dyn
 
 async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String, TraceAnswer), ToolError> {
     if args.kind.eq_ignore_ascii_case("secret") || args.kind.eq_ignore_ascii_case("secrets") {
-        return Err(ToolError::InvalidArgument { param: "kind".into(), reason: "trace_object never reads Secrets".into() });
+        return Err(ToolError::InvalidArgument {
+            param: "kind".into(),
+            reason: "trace_object never reads Secrets".into(),
+        });
     }
     validate::name("name", &args.name)?;
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
@@ -347,16 +391,27 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         (o, st)
     } else if let Some((resource, namespaced)) = live_by_kind(&args.kind) {
         if namespaced && args.namespace.is_none() {
-            return Err(ToolError::InvalidArgument { param: "namespace".into(), reason: format!("{} is namespaced: give its namespace", resource.kind) });
+            return Err(ToolError::InvalidArgument {
+                param: "namespace".into(),
+                reason: format!("{} is namespaced: give its namespace", resource.kind),
+            });
         }
-        let api: Api<DynamicObject> =
-            if namespaced { Api::namespaced_with(ctx.client.clone(), &ns, &resource) } else { Api::all_with(ctx.client.clone(), &resource) };
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(ctx.client.clone(), &ns, &resource)
+        } else {
+            Api::all_with(ctx.client.clone(), &resource)
+        };
         let Some(mut o) = api.get_opt(&args.name).await? else {
-            return Err(ToolError::NotFound(format!("{} {} not found", resource.kind, if ns.is_empty() { args.name.clone() } else { format!("{ns}/{}", args.name) })));
+            return Err(ToolError::NotFound(format!(
+                "{} {} not found",
+                resource.kind,
+                if ns.is_empty() { args.name.clone() } else { format!("{ns}/{}", args.name) }
+            )));
         };
         // A pod carries no Flux labels: follow its owner to the Deployment (by the ReplicaSet's
         // name, which is the Deployment's plus the pod-template hash) or other workload.
-        if resource.kind == "Pod" && object::managed_by(&o).is_none()
+        if resource.kind == "Pod"
+            && object::managed_by(&o).is_none()
             && let Some(owner) = workload_of_pod(&ctx, &o, &ns).await?
         {
             via = Some(format!("Pod `{ns}/{}`, owned by", args.name));
@@ -365,10 +420,18 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         let st = live_state(&o);
         (Arc::new(o), if st.1.is_empty() { st.0 } else { format!("{} ({})", st.0, st.1) })
     } else {
-        let supported: Vec<&str> = LIVE.iter().map(|l| l.2).chain([kinds::KUSTOMIZATION, kinds::HELMRELEASE].iter().chain(kinds::SOURCES.iter()).map(|k| k.kind)).collect();
+        let supported: Vec<&str> = LIVE
+            .iter()
+            .map(|l| l.2)
+            .chain([kinds::KUSTOMIZATION, kinds::HELMRELEASE].iter().chain(kinds::SOURCES.iter()).map(|k| k.kind))
+            .collect();
         return Err(ToolError::InvalidArgument {
             param: "kind".into(),
-            reason: format!("{:?} is not a kind this agent can trace; supported: {}", validate::sanitize(&args.kind), supported.join(", ")),
+            reason: format!(
+                "{:?} is not a kind this agent can trace; supported: {}",
+                validate::sanitize(&args.kind),
+                supported.join(", ")
+            ),
         });
     };
     let mut chain = Vec::new();
@@ -381,7 +444,17 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
             break;
         }
         let Ok(Some(manager)) = ctx.cache.get(kind, &mns, &mname).await else {
-            chain.push(TraceStep { kind: kind.kind.into(), namespace: mns, name: mname, state: None, revision: None, source: None, source_state: None, source_revision: None, source_url: None });
+            chain.push(TraceStep {
+                kind: kind.kind.into(),
+                namespace: mns,
+                name: mname,
+                state: None,
+                revision: None,
+                source: None,
+                source_state: None,
+                source_revision: None,
+                source_url: None,
+            });
             break;
         };
         let src = source_object(&ctx, &manager).await;
@@ -395,9 +468,12 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         None => format!("## Trace of {traced_kind} `{display}`\n\nStatus: {status}\n\n"),
     };
     if chain.is_empty() {
-        md.push_str("Not managed by Flux: it carries no kustomize.toolkit.fluxcd.io or helm.toolkit.fluxcd.io labels.\n");
+        md.push_str(
+            "Not managed by Flux: it carries no kustomize.toolkit.fluxcd.io or helm.toolkit.fluxcd.io labels.\n",
+        );
     } else {
-        let mut t = Table::new(&["Step", "Managed by", "State", "Revision", "Source", "Source state", "Source revision"]);
+        let mut t =
+            Table::new(&["Step", "Managed by", "State", "Revision", "Source", "Source state", "Source revision"]);
         for (n, s) in chain.iter().enumerate() {
             t.row(vec![
                 (n + 1).to_string(),
@@ -433,7 +509,9 @@ async fn workload_of_pod(ctx: &ToolContext, pod: &DynamicObject, ns: &str) -> Re
     let Some(owner) = pod.owner_references().iter().find(|o| o.controller == Some(true)) else {
         // No owner recorded: a Deployment's pods are still named `<deployment>-<hash>-<suffix>`.
         let name = pod.name_any();
-        let Some(deployment) = name.split_once(&format!("-{hash}-")).map(|(d, _)| d.to_string()).filter(|_| !hash.is_empty()) else {
+        let Some(deployment) =
+            name.split_once(&format!("-{hash}-")).map(|(d, _)| d.to_string()).filter(|_| !hash.is_empty())
+        else {
             return Ok(None);
         };
         let Some((resource, _)) = live_by_kind("Deployment") else { return Ok(None) };
@@ -441,12 +519,10 @@ async fn workload_of_pod(ctx: &ToolContext, pod: &DynamicObject, ns: &str) -> Re
         return Ok(api.get_opt(&deployment).await?);
     };
     let (kind, name) = match owner.kind.as_str() {
-        "ReplicaSet" => {
-            match owner.name.strip_suffix(&format!("-{hash}")) {
-                Some(d) if !hash.is_empty() => ("Deployment", d.to_string()),
-                _ => return Ok(None),
-            }
-        }
+        "ReplicaSet" => match owner.name.strip_suffix(&format!("-{hash}")) {
+            Some(d) if !hash.is_empty() => ("Deployment", d.to_string()),
+            _ => return Ok(None),
+        },
         "StatefulSet" | "DaemonSet" | "Job" => (owner.kind.as_str(), owner.name.clone()),
         _ => return Ok(None),
     };
@@ -465,7 +541,10 @@ mod tests {
             parse_id("flux-system_apps_kustomize.toolkit.fluxcd.io_Kustomization"),
             Some(("flux-system".into(), "apps".into(), "kustomize.toolkit.fluxcd.io".into(), "Kustomization".into()))
         );
-        assert_eq!(parse_id("_team-a__Namespace"), Some((String::new(), "team-a".into(), String::new(), "Namespace".into())));
+        assert_eq!(
+            parse_id("_team-a__Namespace"),
+            Some((String::new(), "team-a".into(), String::new(), "Namespace".into()))
+        );
         assert_eq!(parse_id("garbage"), None);
     }
 }

@@ -196,7 +196,10 @@ pub fn page_note(page: &Page, noun: &str) -> String {
         format!("\nShowing {noun} {first}–{last} of {}.", page.total)
     };
     if last < page.total {
-        note.push_str(&format!(" Call again with offset={last} for the next {}.", (page.total - last).min(page.limit as usize)));
+        note.push_str(&format!(
+            " Call again with offset={last} for the next {}.",
+            (page.total - last).min(page.limit as usize)
+        ));
     }
     note.push('\n');
     note

@@ -93,19 +93,36 @@ async fn act(ctx: Arc<ToolContext>, args: TargetArgs, action: Action) -> Result<
     let (patch, verb) = match action {
         Action::Reconcile => (json!({"metadata": {"annotations": {REQUESTED_AT: now}}}), "reconcile"),
         Action::Suspend => (json!({"spec": {"suspend": true}}), "suspend"),
-        Action::Resume => (json!({"spec": {"suspend": false}, "metadata": {"annotations": {REQUESTED_AT: now}}}), "resume"),
+        Action::Resume => {
+            (json!({"spec": {"suspend": false}, "metadata": {"annotations": {REQUESTED_AT: now}}}), "resume")
+        }
     };
-    let updated = api.patch(&args.name, &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() }, &Patch::Merge(&patch)).await?;
+    let updated = api
+        .patch(
+            &args.name,
+            &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() },
+            &Patch::Merge(&patch),
+        )
+        .await?;
     let suspended = updated.data.pointer("/spec/suspend").and_then(serde_json::Value::as_bool).unwrap_or(false);
     let requested_at = updated.metadata.annotations.as_ref().and_then(|a| a.get(REQUESTED_AT)).cloned();
     let what = format!("{} `{}/{}`", kind.kind, args.namespace, args.name);
     let md = match action {
-        Action::Reconcile => format!("Requested reconciliation of {what} at {now}. Flux picks it up within seconds; check it with debug_reconciliation.\n"),
+        Action::Reconcile => format!(
+            "Requested reconciliation of {what} at {now}. Flux picks it up within seconds; check it with debug_reconciliation.\n"
+        ),
         Action::Suspend => format!("Suspended {what}: Flux will not reconcile it until it is resumed.\n"),
         Action::Resume => format!("Resumed {what} and requested a reconciliation at {now}.\n"),
     };
     Ok((
         md,
-        Changed { kind: kind.kind.into(), namespace: args.namespace, name: args.name, action: verb.into(), suspended, requested_at },
+        Changed {
+            kind: kind.kind.into(),
+            namespace: args.namespace,
+            name: args.name,
+            action: verb.into(),
+            suspended,
+            requested_at,
+        },
     ))
 }

@@ -141,7 +141,11 @@ fn gatekeeper(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) -> 
                 out.push(Violation {
                     engine: "gatekeeper".into(),
                     policy: format!("{}/{}", resource.kind, c.name_any()),
-                    action: v.get("enforcementAction").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| default_action.clone()),
+                    action: v
+                        .get("enforcementAction")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| default_action.clone()),
                     resource: resource_name,
                     namespace: vns,
                     message: f("message"),
@@ -172,7 +176,8 @@ async fn kyverno(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) 
                 let resources = r.get("resources").and_then(Value::as_array).cloned().unwrap_or_default();
                 for res in resources.iter().take(20) {
                     let g = |k: &str| res.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-                    let rns = res.get("namespace").and_then(Value::as_str).map(str::to_string).or_else(|| report.namespace());
+                    let rns =
+                        res.get("namespace").and_then(Value::as_str).map(str::to_string).or_else(|| report.namespace());
                     if ns.is_some_and(|ns| rns.as_deref() != Some(ns)) {
                         continue;
                     }
@@ -194,7 +199,10 @@ async fn kyverno(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) 
     Ok(any)
 }
 
-async fn check_policy_violations(ctx: Arc<ToolContext>, args: ViolationArgs) -> Result<(String, ViolationsAnswer), ToolError> {
+async fn check_policy_violations(
+    ctx: Arc<ToolContext>,
+    args: ViolationArgs,
+) -> Result<(String, ViolationsAnswer), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let ns = args.namespace.as_deref();
     let mut violations = Vec::new();
@@ -207,7 +215,9 @@ async fn check_policy_violations(ctx: Arc<ToolContext>, args: ViolationArgs) -> 
             not_installed.push("Gatekeeper (constraints.gatekeeper.sh)".to_string());
         }
     }
-    if matches!(args.policy_engine, PolicyEngine::Kyverno | PolicyEngine::Both) && !kyverno(&ctx, ns, &mut violations).await? {
+    if matches!(args.policy_engine, PolicyEngine::Kyverno | PolicyEngine::Both)
+        && !kyverno(&ctx, ns, &mut violations).await?
+    {
         not_installed.push("Kyverno policy reports (wgpolicyk8s.io/v1alpha2)".to_string());
     }
     let asked = match args.policy_engine {
@@ -216,7 +226,10 @@ async fn check_policy_violations(ctx: Arc<ToolContext>, args: ViolationArgs) -> 
         PolicyEngine::Both => 2,
     };
     if not_installed.len() == asked {
-        return Err(ToolError::NotFound(format!("no policy engine found on this cluster: {} not installed", not_installed.join(" and "))));
+        return Err(ToolError::NotFound(format!(
+            "no policy engine found on this cluster: {} not installed",
+            not_installed.join(" and ")
+        )));
     }
     violations.sort_by(|a, b| (&a.namespace, &a.resource, &a.policy).cmp(&(&b.namespace, &b.resource, &b.policy)));
     let omitted = violations.len().saturating_sub(MAX_VIOLATIONS);
@@ -230,7 +243,13 @@ async fn check_policy_violations(ctx: Arc<ToolContext>, args: ViolationArgs) -> 
     if !violations.is_empty() {
         let mut t = Table::new(&["Engine", "Policy", "Action", "Resource", "Message"]);
         for v in &violations {
-            t.row(vec![v.engine.clone(), v.policy.clone(), v.action.clone(), v.resource.clone(), markdown::clip(&v.message, 200)]);
+            t.row(vec![
+                v.engine.clone(),
+                v.policy.clone(),
+                v.action.clone(),
+                v.resource.clone(),
+                markdown::clip(&v.message, 200),
+            ]);
         }
         md.push_str(&t.render());
     }
@@ -243,13 +262,19 @@ async fn check_policy_violations(ctx: Arc<ToolContext>, args: ViolationArgs) -> 
     Ok((md, ViolationsAnswer { violations, omitted, gatekeeper_total, not_installed }))
 }
 
-async fn list_constraints(ctx: Arc<ToolContext>, args: ConstraintArgs) -> Result<(String, ConstraintsAnswer), ToolError> {
+async fn list_constraints(
+    ctx: Arc<ToolContext>,
+    args: ConstraintArgs,
+) -> Result<(String, ConstraintsAnswer), ToolError> {
     if let Some(k) = &args.constraint_kind
         && (k.is_empty() || k.len() > 63 || !k.chars().all(|c| c.is_ascii_alphanumeric()))
     {
         return Err(ToolError::InvalidArgument {
             param: "constraint_kind".into(),
-            reason: format!("{:?} is not a kind name (letters and digits, e.g. K8sRequiredLabels)", crate::validate::sanitize(k)),
+            reason: format!(
+                "{:?} is not a kind name (letters and digits, e.g. K8sRequiredLabels)",
+                crate::validate::sanitize(k)
+            ),
         });
     }
     let templates = ctx.cache.list(kinds::CONSTRAINT_TEMPLATE).await?;

@@ -34,7 +34,8 @@ pub struct Env {
 impl Env {
     /// Replaces what differs between runs (ports, paths) so answers can be compared to goldens.
     pub fn normalize(&self, text: &str) -> String {
-        text.replace(&self.api.url, "https://fake-apiserver").replace(&self.kubeconfig.display().to_string(), "KUBECONFIG")
+        text.replace(&self.api.url, "https://fake-apiserver")
+            .replace(&self.kubeconfig.display().to_string(), "KUBECONFIG")
     }
 }
 
@@ -53,8 +54,11 @@ pub async fn start(options: Options) -> Env {
     if options.fixtures {
         fake_apiserver::fixtures::load_dir(&api.server, &root().join("examples/fixtures")).expect("fixtures");
     }
-    let dir = std::env::temp_dir()
-        .join(format!("gitops-agent-server-test-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let dir = std::env::temp_dir().join(format!(
+        "gitops-agent-server-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let kubeconfig = dir.join("kubeconfig");
     api.write_kubeconfig(&kubeconfig).expect("kubeconfig");
@@ -67,6 +71,8 @@ pub async fn start(options: Options) -> Env {
         "--metrics-port=0".into(),
         format!("--fixed-now={FIXED_NOW}"),
     ];
+    // An explicit flag replaces the harness default.
+    argv.retain(|a| !options.extra_args.iter().any(|e| e.split('=').next() == a.split('=').next()));
     argv.extend(options.extra_args);
     let args = Cli::parse_from(argv).serve;
     let agent = serve::start_http(&args, CancellationToken::new()).await.expect("agent server");
@@ -117,7 +123,8 @@ impl Answer {
     pub fn json(&self) -> Value {
         let ct = self.headers.get("content-type").and_then(|h| h.to_str().ok()).unwrap_or_default();
         if ct.starts_with("text/event-stream") {
-            let data = self.body.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).filter(|l| !l.is_empty()).last();
+            let data =
+                self.body.lines().rev().filter_map(|l| l.strip_prefix("data:")).map(str::trim).find(|l| !l.is_empty());
             return serde_json::from_str(data.unwrap_or("null")).expect("SSE data is JSON");
         }
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
