@@ -66,7 +66,7 @@ impl Watched {
 
     fn objects(&self) -> Vec<Arc<DynamicObject>> {
         let mut all: Vec<Arc<DynamicObject>> = self.watches.iter().flat_map(|w| w.store.state()).collect();
-        all.sort_by_key(|o| (o.namespace(), o.name_any()));
+        all.sort_by(|a, b| (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name)));
         all
     }
 }

@@ -102,7 +102,12 @@ async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
     let method = request.method().as_str().to_string();
     let path = route_label(request.uri().path());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    // Ending a session answers 202 from the MCP library; clients (the Python SDK among them)
+    // expect 200 or 204 for a DELETE.
+    if method == "DELETE" && path == "/mcp" && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
     metrics.http(&method, path, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }

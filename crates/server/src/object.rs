@@ -105,12 +105,11 @@ impl State {
 }
 
 /// The state of a Flux object (Kustomization, HelmRelease, source) from `spec.suspend` and its
-/// kstatus conditions.
-pub fn flux_state(obj: &DynamicObject) -> State {
+/// kstatus conditions (read once by the caller).
+pub fn state_of(obj: &DynamicObject, conds: &[Condition]) -> State {
     if bool_at(obj, &["spec", "suspend"]) == Some(true) {
         return State::Suspended;
     }
-    let conds = conditions(obj);
     let is = |t: &str, s: &str| conds.iter().any(|c| c.type_ == t && c.status == s);
     if is("Ready", "True") {
         State::Ready
@@ -151,4 +150,46 @@ pub fn managed_by(obj: &DynamicObject) -> Option<(&'static str, String, String)>
         }
     }
     None
+}
+
+/// A Flux object's state and the time its Ready condition last changed, read without copying
+/// anything: list tools rank every cached object by this and build full rows only for one page.
+pub fn quick_state(obj: &DynamicObject) -> (State, Option<&str>) {
+    let conds = at(obj, &["status", "conditions"]).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let find = |t: &str| conds.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(t));
+    let ready = find("Ready");
+    let since = ready.and_then(|c| c.get("lastTransitionTime")).and_then(Value::as_str);
+    if bool_at(obj, &["spec", "suspend"]) == Some(true) {
+        return (State::Suspended, since);
+    }
+    fn status(c: Option<&Value>) -> Option<&str> {
+        c.and_then(|c| c.get("status")).and_then(Value::as_str)
+    }
+    let state = match status(ready) {
+        Some("True") => State::Ready,
+        Some("False") if status(find("Stalled")) == Some("True") => State::Stalled,
+        Some("False") => State::Failed,
+        _ => State::Progressing,
+    };
+    (state, since)
+}
+
+/// Orders objects worst first by [`quick_state`]; among failures the oldest first; then by
+/// namespace, kind and name.
+pub fn worst_first(
+    a: &(State, Option<&str>, &DynamicObject),
+    b: &(State, Option<&str>, &DynamicObject),
+) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then_with(|| if a.0.is_failing() { a.1.cmp(&b.1) } else { std::cmp::Ordering::Equal }).then_with(
+        || {
+            fn kind(o: &DynamicObject) -> Option<&str> {
+                o.types.as_ref().map(|t| t.kind.as_str())
+            }
+            (&a.2.metadata.namespace, kind(a.2), &a.2.metadata.name).cmp(&(
+                &b.2.metadata.namespace,
+                kind(b.2),
+                &b.2.metadata.name,
+            ))
+        },
+    )
 }

@@ -194,43 +194,44 @@ fn flux_table(ctx: &ToolContext, items: &[FluxItem], with_kind: bool) -> String 
 }
 
 /// The shared body of the list tools: filter, summarise, sort, page.
-async fn list_of<T: Clone>(
+async fn list_of<T>(
     ctx: &ToolContext,
     kind: Kind,
     args: &ListArgs,
     row: impl Fn(&DynamicObject) -> T,
-    item: impl Fn(&T) -> &FluxItem,
 ) -> Result<(Summary, Vec<T>, Page), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let objs = objects(ctx, kind, args.namespace.as_deref()).await?;
-    let mut rows: Vec<T> = objs.iter().map(|o| row(o)).collect();
-    let summary = Summary::of(rows.iter().map(|r| &item(r).state));
-    rows.retain(|r| args.status_filter.matches(item(r).state));
-    let mut items: Vec<FluxItem> = rows.iter().map(|r| item(r).clone()).collect();
-    sort_worst_first(&mut items);
-    let by_key = |i: &FluxItem| (i.namespace.clone(), i.name.clone());
-    let order: Vec<(String, String)> = items.iter().map(by_key).collect();
-    rows.sort_by_key(|r| order.iter().position(|k| *k == by_key(item(r))));
-    let (page, info) = paginate(ctx, rows, args.offset, args.limit)?;
-    Ok((summary, page, info))
+    let mut ranked: Vec<_> = objs
+        .iter()
+        .map(|o| {
+            let (state, since) = object::quick_state(o);
+            (state, since, o.as_ref())
+        })
+        .collect();
+    let summary = Summary::of(ranked.iter().map(|r| &r.0));
+    ranked.retain(|r| args.status_filter.matches(r.0));
+    ranked.sort_by(object::worst_first);
+    let (page, info) = paginate(ctx, ranked, args.offset, args.limit)?;
+    Ok((summary, page.into_iter().map(|r| row(r.2)).collect(), info))
 }
 
-fn list_heading(plural: &str, args: &ListArgs, summary: &Summary, page: &Page) -> String {
+fn list_heading(ctx: &ToolContext, plural: &str, args: &ListArgs, summary: &Summary, page: &Page) -> String {
     let filter = match args.status_filter {
         StatusFilter::All => String::new(),
         f => format!(" {} match status `{}`.", page.total, f.as_str()),
     };
     format!(
         "## {plural} {}\n\n{} {plural}: {}.{filter}\n\n",
-        scope_phrase(args.namespace.as_deref()),
+        scope_phrase(ctx, args.namespace.as_deref()),
         summary.total,
         summary.line()
     )
 }
 
 async fn list_kustomizations(ctx: Arc<ToolContext>, args: ListArgs) -> Result<(String, FluxList<FluxItem>), ToolError> {
-    let (summary, items, page) = list_of(&ctx, kinds::KUSTOMIZATION, &args, flux_item, |i| i).await?;
-    let mut md = list_heading("Kustomizations", &args, &summary, &page);
+    let (summary, items, page) = list_of(&ctx, kinds::KUSTOMIZATION, &args, flux_item).await?;
+    let mut md = list_heading(&ctx, "Kustomizations", &args, &summary, &page);
     if !items.is_empty() {
         md.push_str(&flux_table(&ctx, &items, false));
     }
@@ -276,8 +277,8 @@ async fn get_helmreleases(
     ctx: Arc<ToolContext>,
     args: ListArgs,
 ) -> Result<(String, FluxList<HelmReleaseItem>), ToolError> {
-    let (summary, items, page) = list_of(&ctx, kinds::HELMRELEASE, &args, helmrelease_item, |r| &r.item).await?;
-    let mut md = list_heading("HelmReleases", &args, &summary, &page);
+    let (summary, items, page) = list_of(&ctx, kinds::HELMRELEASE, &args, helmrelease_item).await?;
+    let mut md = list_heading(&ctx, "HelmReleases", &args, &summary, &page);
     if !items.is_empty() {
         let now = ctx.now();
         let mut t = Table::new(&["State", "Namespace", "Name", "Chart", "Version", "Failures", "Since", "Message"]);
@@ -375,8 +376,8 @@ async fn list_gitrepositories(
     ctx: Arc<ToolContext>,
     args: ListArgs,
 ) -> Result<(String, FluxList<SourceItem>), ToolError> {
-    let (summary, items, page) = list_of(&ctx, kinds::GITREPOSITORY, &args, source_item, |r| &r.item).await?;
-    let mut md = list_heading("GitRepositories", &args, &summary, &page);
+    let (summary, items, page) = list_of(&ctx, kinds::GITREPOSITORY, &args, source_item).await?;
+    let mut md = list_heading(&ctx, "GitRepositories", &args, &summary, &page);
     if !items.is_empty() {
         md.push_str(&sources_table(&ctx, &items, false));
     }
@@ -449,28 +450,30 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
         Some(k) => vec![k.kind()],
         None => kinds::SOURCES.to_vec(),
     };
-    let mut rows = Vec::new();
+    let mut objs = Vec::new();
     let mut not_installed = Vec::new();
     for kind in wanted {
         match objects(&ctx, kind, list.namespace.as_deref()).await {
-            Ok(objs) => rows.extend(objs.iter().map(|o| source_item(o))),
+            Ok(o) => objs.extend(o),
             Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) if args.kind.is_none() => {
                 not_installed.push(kind.kind.to_string());
             }
             Err(e) => return Err(e),
         }
     }
-    let summary = Summary::of(rows.iter().map(|r| &r.item.state));
-    rows.retain(|r| list.status_filter.matches(r.item.state));
-    rows.sort_by(|a, b| {
-        let (x, y) = (&a.item, &b.item);
-        x.state
-            .cmp(&y.state)
-            .then_with(|| if x.state.is_failing() { x.since.cmp(&y.since) } else { std::cmp::Ordering::Equal })
-            .then_with(|| (&x.namespace, &x.kind, &x.name).cmp(&(&y.namespace, &y.kind, &y.name)))
-    });
-    let (items, page) = paginate(&ctx, rows, list.offset, list.limit)?;
-    let mut md = list_heading("Flux sources", list, &summary, &page);
+    let mut ranked: Vec<_> = objs
+        .iter()
+        .map(|o| {
+            let (state, since) = object::quick_state(o);
+            (state, since, o.as_ref())
+        })
+        .collect();
+    let summary = Summary::of(ranked.iter().map(|r| &r.0));
+    ranked.retain(|r| list.status_filter.matches(r.0));
+    ranked.sort_by(object::worst_first);
+    let (page, page_info) = paginate(&ctx, ranked, list.offset, list.limit)?;
+    let (items, page): (Vec<SourceItem>, Page) = (page.into_iter().map(|r| source_item(r.2)).collect(), page_info);
+    let mut md = list_heading(&ctx, "Flux sources", list, &summary, &page);
     if !items.is_empty() {
         md.push_str(&sources_table(&ctx, &items, true));
     }
@@ -511,17 +514,28 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let mut kinds_out = Vec::new();
     let mut attention = Vec::new();
+    let mut attention_total = 0;
     let mut not_installed = Vec::new();
+    let cap = super::DEFAULT_PAGE as usize;
     for kind in [kinds::KUSTOMIZATION, kinds::GITREPOSITORY, kinds::HELMRELEASE] {
         match objects(&ctx, kind, args.namespace.as_deref()).await {
             Ok(objs) => {
-                let items: Vec<FluxItem> = objs.iter().map(|o| flux_item(o)).collect();
+                let ranked: Vec<_> = objs
+                    .iter()
+                    .map(|o| {
+                        let (state, since) = object::quick_state(o);
+                        (state, since, o.as_ref())
+                    })
+                    .collect();
                 kinds_out.push(KindSummary {
                     kind: kind.kind.into(),
                     namespace: None,
-                    summary: Summary::of(items.iter().map(|i| &i.state)),
+                    summary: Summary::of(ranked.iter().map(|r| &r.0)),
                 });
-                attention.extend(items.into_iter().filter(|i| i.state != State::Ready));
+                let mut unready: Vec<_> = ranked.into_iter().filter(|r| r.0 != State::Ready).collect();
+                unready.sort_by(object::worst_first);
+                attention_total += unready.len();
+                attention.extend(unready.into_iter().take(cap).map(|r| flux_item(r.2)));
             }
             // The predecessor's two kinds are required; HelmReleases are reported when present.
             Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) if kind == kinds::HELMRELEASE => {
@@ -531,11 +545,10 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
         }
     }
     sort_worst_first(&mut attention);
-    let healthy = attention.iter().all(|i| i.state == State::Suspended);
-    let cap = super::DEFAULT_PAGE as usize;
-    let omitted = attention.len().saturating_sub(cap);
+    let healthy = kinds_out.iter().all(|k| k.summary.ready + k.summary.suspended == k.summary.total);
     attention.truncate(cap);
-    let mut md = format!("## GitOps status {}\n\n", scope_phrase(args.namespace.as_deref()));
+    let omitted = attention_total - attention.len();
+    let mut md = format!("## GitOps status {}\n\n", scope_phrase(&ctx, args.namespace.as_deref()));
     let failing: usize = kinds_out.iter().map(|k| k.summary.failed + k.summary.stalled).sum();
     md.push_str(&if healthy {
         "**Healthy**: every Flux object is ready (suspended ones aside).\n\n".to_string()
@@ -910,24 +923,40 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
             }
             Err(e) => return Err(e),
         };
-        let items: Vec<FluxItem> = objs.iter().map(|o| flux_item(o)).collect();
-        let mut namespaces: Vec<&str> = items.iter().map(|i| i.namespace.as_str()).collect();
-        namespaces.dedup();
-        for ns in namespaces {
-            let states = items.iter().filter(|i| i.namespace == ns).map(|i| &i.state);
-            rows.push(HealthRow { kind: kind.kind.into(), namespace: ns.into(), summary: Summary::of(states) });
+        // Objects come sorted by namespace: one row per run of a namespace.
+        let mut start = 0;
+        while start < objs.len() {
+            let ns = objs[start].metadata.namespace.clone().unwrap_or_default();
+            let end = objs[start..]
+                .iter()
+                .position(|o| o.metadata.namespace.as_deref().unwrap_or_default() != ns)
+                .map_or(objs.len(), |n| start + n);
+            let states: Vec<State> = objs[start..end].iter().map(|o| object::quick_state(o).0).collect();
+            rows.push(HealthRow { kind: kind.kind.into(), namespace: ns, summary: Summary::of(states.iter()) });
+            start = end;
         }
-        all.extend(items);
+        all.extend(objs);
     }
-    let totals = Summary::of(all.iter().map(|i| &i.state));
-    let mut failures: Vec<FluxItem> = all.into_iter().filter(|i| i.state.is_failing()).collect();
-    failures.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))));
+    let states: Vec<(State, Option<&str>, &DynamicObject)> = all
+        .iter()
+        .map(|o| {
+            let (state, since) = object::quick_state(o);
+            (state, since, o.as_ref())
+        })
+        .collect();
+    let totals = Summary::of(states.iter().map(|s| &s.0));
+    let mut failing: Vec<_> = states.into_iter().filter(|s| s.0.is_failing()).collect();
+    failing.sort_by(|a, b| {
+        a.1.cmp(&b.1).then_with(|| {
+            (&a.2.metadata.namespace, &a.2.metadata.name).cmp(&(&b.2.metadata.namespace, &b.2.metadata.name))
+        })
+    });
     let cap = super::DEFAULT_PAGE as usize;
-    let omitted = failures.len().saturating_sub(cap);
-    failures.truncate(cap);
+    let omitted = failing.len().saturating_sub(cap);
+    let failures: Vec<FluxItem> = failing.into_iter().take(cap).map(|s| flux_item(s.2)).collect();
     let mut md = format!(
         "## Flux health {}\n\n{} Flux objects: {}.\n\n",
-        scope_phrase(args.namespace.as_deref()),
+        scope_phrase(&ctx, args.namespace.as_deref()),
         totals.total,
         totals.line()
     );

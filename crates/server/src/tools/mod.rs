@@ -232,7 +232,9 @@ pub struct FluxItem {
 }
 
 pub fn flux_item(obj: &DynamicObject) -> FluxItem {
-    let ready = object::condition(obj, "Ready");
+    let conditions = object::conditions(obj);
+    let state = object::state_of(obj, &conditions);
+    let ready = conditions.into_iter().find(|c| c.type_ == "Ready");
     let deployed = object::at(obj, &["status", "history"]).and_then(serde_json::Value::as_array).and_then(|h| {
         h.iter()
             .find(|e| e.get("status").and_then(serde_json::Value::as_str) == Some("deployed"))
@@ -252,7 +254,7 @@ pub fn flux_item(obj: &DynamicObject) -> FluxItem {
         kind: obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
         namespace: obj.namespace().unwrap_or_default(),
         name: obj.name_any(),
-        state: object::flux_state(obj),
+        state,
         reason: ready.as_ref().map(|c| c.reason.clone()).unwrap_or_default(),
         message: ready.as_ref().map(|c| c.message.clone()).unwrap_or_default(),
         revision: applied,
@@ -302,19 +304,22 @@ impl Summary {
 
 /// Worst first; among failures the oldest first (the one that has waited longest); then by
 /// namespace and name.
-pub fn sort_worst_first(items: &mut [FluxItem]) {
-    items.sort_by(|a, b| {
-        a.state
-            .cmp(&b.state)
-            .then_with(|| if a.state.is_failing() { a.since.cmp(&b.since) } else { std::cmp::Ordering::Equal })
-            .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
-    });
+pub fn worst_first(a: &FluxItem, b: &FluxItem) -> std::cmp::Ordering {
+    a.state
+        .cmp(&b.state)
+        .then_with(|| if a.state.is_failing() { a.since.cmp(&b.since) } else { std::cmp::Ordering::Equal })
+        .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
 }
 
-/// "in namespace `x`" or "in all namespaces".
-pub fn scope_phrase(ns: Option<&str>) -> String {
-    match ns {
-        Some(ns) => format!("in namespace `{ns}`"),
-        None => "in all namespaces".into(),
+pub fn sort_worst_first(items: &mut [FluxItem]) {
+    items.sort_by(worst_first);
+}
+
+/// "in namespace `x`", "in all namespaces", or the watched ones when the agent is scoped.
+pub fn scope_phrase(ctx: &ToolContext, ns: Option<&str>) -> String {
+    match (ns, ctx.cache.namespaces()) {
+        (Some(ns), _) => format!("in namespace `{ns}`"),
+        (None, []) => "in all namespaces".into(),
+        (None, watched) => format!("in the watched namespaces ({})", watched.join(", ")),
     }
 }

@@ -1,0 +1,350 @@
+"""Protocol tests: the official MCP Python SDK (PyPI `mcp`) as a real client of gitops-agent.
+
+A session-scoped fixture starts the embedded Kubernetes API server (`fake-apiserver`) with the
+Flux fixtures of examples/fixtures, then `gitops-agent serve` against it over Streamable HTTP.
+The tests talk to /mcp through `streamable_http_client` + `ClientSession`, and one test spawns
+the agent over stdio through `stdio_client`.
+
+Binaries: $GITOPS_AGENT_BIN and $FAKE_APISERVER_BIN, by default target/debug/gitops-agent and
+target/debug/fake-apiserver under the repository root (build them with `cargo build --workspace`).
+Run with scripts/protocol-tests.sh.
+
+SDK naming: mcp 2.x calls the 1.x `streamablehttp_client` `streamable_http_client` and the 1.x
+`McpError` `MCPError`; the imports below fall back to the 1.x names so either major version works.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import anyio
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+try:  # mcp >= 2.0
+    from mcp.client.streamable_http import streamable_http_client
+except ImportError:  # mcp 1.x
+    from mcp.client.streamable_http import streamablehttp_client as streamable_http_client  # type: ignore
+try:  # mcp >= 2.0
+    from mcp.shared.exceptions import MCPError
+except ImportError:  # mcp 1.x
+    from mcp.shared.exceptions import McpError as MCPError  # type: ignore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXED_NOW = "2026-11-24T10:30:00Z"
+EXPECTED_TOOL_COUNT = 20
+MUTATING_TOOLS = {"reconcile", "suspend", "resume"}
+# The MCP revisions the agent may negotiate with this SDK.
+KNOWN_PROTOCOL_VERSIONS = {"2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"}
+JSONRPC_INVALID_PARAMS = -32602
+# Upper bound for any one test's MCP exchange, so that a hung server fails the test.
+TEST_TIMEOUT_SECONDS = 60
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
+
+def _binary(env_var: str, default: str) -> Path:
+    path = Path(os.environ.get(env_var) or default)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"{path} is not an executable file: build it with `cargo build --workspace` "
+            f"or point ${env_var} at it",
+            pytrace=False,
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _kubeconfig_endpoint(kubeconfig: Path) -> tuple[str, ssl.SSLContext | None] | None:
+    """The API server URL and a TLS context trusting its CA, once the kubeconfig is complete."""
+    try:
+        text = kubeconfig.read_text()
+    except OSError:
+        return None
+    server = re.search(r"^\s*server:\s*(\S+)\s*$", text, re.MULTILINE)
+    if not server or not re.search(r"^current-context:", text, re.MULTILINE):
+        return None  # not written completely yet
+    url = server.group(1).strip("'\"")
+    if not url.startswith("https://"):
+        return url, None
+    ca = re.search(r"^\s*certificate-authority-data:\s*(\S+)\s*$", text, re.MULTILINE)
+    if not ca:
+        return None
+    context = ssl.create_default_context(cadata=base64.b64decode(ca.group(1)).decode())
+    return url, context
+
+
+def _http_status(url: str, context: ssl.SSLContext | None = None) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_until(what: str, proc: subprocess.Popen[bytes], log: Path, ready, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode} before it was ready:\n{_tail(log)}", pytrace=False)
+        if ready():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} was not ready after {timeout:.0f}s:\n{_tail(log)}", pytrace=False)
+
+
+@dataclass
+class Servers:
+    agent_bin: Path
+    kubeconfig: Path
+    mcp_url: str
+    workdir: Path
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Servers:
+    agent_bin = _binary("GITOPS_AGENT_BIN", "target/debug/gitops-agent")
+    apiserver_bin = _binary("FAKE_APISERVER_BIN", "target/debug/fake-apiserver")
+    workdir = tmp_path_factory.mktemp("protocol")
+    kubeconfig = workdir / "kubeconfig"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        api_log = workdir / "fake-apiserver.log"
+        with api_log.open("wb") as out:
+            apiserver = subprocess.Popen(
+                [str(apiserver_bin), "--fixtures", "examples/fixtures", "--kubeconfig", str(kubeconfig)],
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        procs.append(apiserver)
+
+        def apiserver_ready() -> bool:
+            endpoint = _kubeconfig_endpoint(kubeconfig)
+            return endpoint is not None and _http_status(endpoint[0] + "/readyz", endpoint[1]) == 200
+
+        _wait_until("fake-apiserver", apiserver, api_log, apiserver_ready, timeout=60)
+
+        # A port picked here can be taken before the agent binds it: try a few.
+        for attempt in range(3):
+            port = _free_port()
+            agent_log = workdir / f"gitops-agent-{attempt}.log"
+            with agent_log.open("wb") as out:
+                agent = subprocess.Popen(
+                    [
+                        str(agent_bin), "serve",
+                        "--kubeconfig", str(kubeconfig),
+                        "--bind-address", "127.0.0.1",
+                        "--port", str(port),
+                        "--metrics-port", "0",
+                        "--fixed-now", FIXED_NOW,
+                        "--log-format", "text",
+                    ],
+                    cwd=REPO_ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "NO_COLOR": "1"},
+                )
+            procs.append(agent)
+            # The process must be alive as well as answering: another listener on the same port
+            # would otherwise pass for ours.
+            readyz = f"http://127.0.0.1:{port}/readyz"
+            try:
+                _wait_until("gitops-agent", agent, agent_log, lambda: _http_status(readyz) == 200, timeout=90)
+                break
+            except pytest.fail.Exception:
+                if agent.poll() is not None and "Address already in use" in _tail(agent_log) and attempt < 2:
+                    continue
+                raise
+        yield Servers(agent_bin, kubeconfig, f"http://127.0.0.1:{port}/mcp", workdir)
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def http_session(url: str) -> AsyncIterator[tuple[ClientSession, Any]]:
+    """An initialized SDK session over Streamable HTTP, and its initialize result."""
+    async with streamable_http_client(url) as streams:
+        read_stream, write_stream = streams[0], streams[1]  # 1.x yields a third item
+        async with ClientSession(read_stream, write_stream) as session:
+            init = await session.initialize()
+            yield session, init
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if getattr(block, "type", None) == "text")
+
+
+# --------------------------------------------------------------------------------------------
+# Streamable HTTP
+# --------------------------------------------------------------------------------------------
+
+
+async def test_http_initialize(servers: Servers) -> None:
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with http_session(servers.mcp_url) as (session, init):
+            assert init.server_info.name == "gitops-agent"
+            assert init.capabilities.tools is not None, "the server must advertise the tools capability"
+            # ClientSession.initialize() of mcp 2.3.0 offers its newest handshake revision,
+            # 2025-11-25, and gitops-agent accepts it: the negotiated version is 2025-11-25.
+            # (2026-07-28 is reached only through server/discover, i.e. mcp.client.Client's
+            # default mode="auto", not through the initialize handshake.)
+            assert init.protocol_version in KNOWN_PROTOCOL_VERSIONS
+            negotiated = getattr(session, "protocol_version", init.protocol_version)
+            assert negotiated == init.protocol_version
+
+
+async def test_http_list_tools(servers: Servers) -> None:
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with http_session(servers.mcp_url) as (session, _):
+            result = await session.list_tools()
+    tools = result.tools
+    names = [tool.name for tool in tools]
+    assert len(tools) == EXPECTED_TOOL_COUNT, names
+    assert len(set(names)) == len(names), f"duplicate tool names: {names}"
+    assert {"list_kustomizations", "get_pod_logs", "trace_object"} <= set(names)
+    # Read-only is the default: the mutating tools are not offered.
+    assert not MUTATING_TOOLS & set(names), names
+    for tool in tools:
+        assert tool.input_schema.get("type") == "object", f"{tool.name}: inputSchema {tool.input_schema}"
+        assert tool.output_schema is not None, f"{tool.name} has no outputSchema"
+        assert tool.output_schema.get("type") == "object", f"{tool.name}: outputSchema {tool.output_schema}"
+        assert tool.annotations is not None, f"{tool.name} has no annotations"
+        assert tool.annotations.read_only_hint is True, f"{tool.name}: {tool.annotations}"
+
+
+async def test_http_list_failed_kustomizations(servers: Servers) -> None:
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with http_session(servers.mcp_url) as (session, _):
+            # The SDK also validates structuredContent against the tool's outputSchema here.
+            result = await session.call_tool("list_kustomizations", {"status_filter": "failed"})
+    assert result.is_error is not True, text_of(result)
+    assert "team-a-apps" in text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["page"]["total"] == 3, result.structured_content["page"]
+
+
+async def test_http_invalid_argument_is_a_jsonrpc_error(servers: Servers) -> None:
+    # An argument that fails validation is a protocol error (JSON-RPC -32602), not a tool
+    # error: the SDK raises it from call_tool as MCPError (McpError in 1.x) instead of returning
+    # a CallToolResult.
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with http_session(servers.mcp_url) as (session, _):
+            with pytest.raises(MCPError) as raised:
+                await session.call_tool("get_kustomization", {"name": "BAD_NAME", "namespace": "flux-system"})
+    assert raised.value.error.code == JSONRPC_INVALID_PARAMS, raised.value.error
+    assert "`name`" in raised.value.error.message, raised.value.error.message
+
+
+async def test_http_missing_helmrelease_is_a_tool_error(servers: Servers) -> None:
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with http_session(servers.mcp_url) as (session, _):
+            result = await session.call_tool("get_helmrelease", {"name": "nope", "namespace": "team-b"})
+    assert result.is_error is True, result
+    assert "not found" in text_of(result).lower(), text_of(result)
+
+
+async def test_http_pod_logs_are_redacted(servers: Servers) -> None:
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with http_session(servers.mcp_url) as (session, _):
+            result = await session.call_tool(
+                "get_pod_logs", {"pod_name": "api-7c9d8f6b5-qwz8r", "namespace": "team-b", "tail_lines": 100}
+            )
+    assert result.is_error is not True, text_of(result)
+    text = text_of(result)
+    assert "[REDACTED]" in text, text
+    # The fixture log (examples/fixtures/logs/team-b/api-7c9d8f6b5-qwz8r/api.log) has password=hunter2.
+    assert "hunter2" not in text
+    assert "hunter2" not in str(result.structured_content)
+
+
+# --------------------------------------------------------------------------------------------
+# stdio
+# --------------------------------------------------------------------------------------------
+
+
+async def test_stdio_session(servers: Servers) -> None:
+    params = StdioServerParameters(
+        command=str(servers.agent_bin),
+        args=["serve", "--transport", "stdio", "--kubeconfig", str(servers.kubeconfig), "--fixed-now", FIXED_NOW],
+        env={"NO_COLOR": "1"},
+        cwd=str(REPO_ROOT),
+    )
+    # The server logs to stderr; give it a real file (pytest's captured sys.stderr has no fd).
+    stderr_log = servers.workdir / "gitops-agent-stdio.log"
+    with stderr_log.open("w") as errlog:
+        try:
+            with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+                async with stdio_client(params, errlog=errlog) as streams:
+                    async with ClientSession(streams[0], streams[1]) as session:
+                        init = await session.initialize()
+                        assert init.server_info.name == "gitops-agent"
+                        assert init.protocol_version in KNOWN_PROTOCOL_VERSIONS
+                        tools = await session.list_tools()
+                        assert len(tools.tools) == EXPECTED_TOOL_COUNT, [t.name for t in tools.tools]
+                        result = await session.call_tool("get_gitops_status", {})
+        except BaseException:
+            errlog.flush()
+            print(f"stdio server stderr:\n{_tail(stderr_log)}")
+            raise
+    assert result.is_error is not True, text_of(result)
+    assert "Unhealthy" in text_of(result), text_of(result)
