@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::{ApiResource, Discovery, Scope};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::task::JoinHandle;
@@ -64,10 +64,17 @@ impl Watched {
         }
     }
 
+    /// Every object, in no particular order (callers sort what they show).
     fn objects(&self) -> Vec<Arc<DynamicObject>> {
-        let mut all: Vec<Arc<DynamicObject>> = self.watches.iter().flat_map(|w| w.store.state()).collect();
-        all.sort_by(|a, b| (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name)));
-        all
+        self.watches.iter().flat_map(|w| w.store.state()).collect()
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
+        let mut key = ObjectRef::new_with(name, self.resource.clone());
+        if !namespace.is_empty() {
+            key = key.within(namespace);
+        }
+        self.watches.iter().find_map(|w| w.store.get(&key))
     }
 }
 
@@ -174,11 +181,16 @@ impl Cache {
         self.watched.read().map(|w| w.contains_key(&key(kind))).unwrap_or(false)
     }
 
-    /// Every cached object of a kind, sorted by namespace and name.
+    /// Every cached object of a kind, in no particular order.
     pub async fn list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, CacheError> {
+        self.when_loaded(kind, |w| w.objects()).await
+    }
+
+    /// Waits (boundedly) for a kind whose cache is still loading, then reads it.
+    async fn when_loaded<T>(&self, kind: Kind, read: impl Fn(&Watched) -> T) -> Result<T, CacheError> {
         let deadline = tokio::time::Instant::now() + self.load_wait;
         loop {
-            match self.try_list(kind) {
+            match self.try_read(kind, &read) {
                 Err(CacheError::Loading(_)) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -187,7 +199,7 @@ impl Cache {
         }
     }
 
-    fn try_list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, CacheError> {
+    fn try_read<T>(&self, kind: Kind, read: impl Fn(&Watched) -> T) -> Result<T, CacheError> {
         let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
         let w = watched.get(&key(kind)).ok_or(CacheError::NotInstalled(kind))?;
         match w.state() {
@@ -200,7 +212,7 @@ impl Cache {
                     .find(|s| !s.is_empty());
                 Err(CacheError::Forbidden(kind, why.unwrap_or_default()))
             }
-            _ => Ok(w.objects()),
+            _ => Ok(read(w)),
         }
     }
 
@@ -212,11 +224,7 @@ impl Cache {
 
     /// One cached object.
     pub async fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Arc<DynamicObject>>, CacheError> {
-        Ok(self
-            .list(kind)
-            .await?
-            .into_iter()
-            .find(|o| o.name_any() == name && o.namespace().as_deref().unwrap_or("") == namespace))
+        self.when_loaded(kind, |w| w.get(namespace, name)).await
     }
 
     /// Every served kind of a group whose kinds are not fixed (Gatekeeper constraints), with its

@@ -73,10 +73,15 @@ impl ServerHandler for McpHandler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        match self.registry.call(self.ctx.clone(), &request.name, args).await {
+        // A client that went away (or sent notifications/cancelled) stops the work it asked for.
+        let outcome = tokio::select! {
+            outcome = self.registry.call(self.ctx.clone(), &request.name, args) => outcome,
+            () = context.ct.cancelled() => return Err(ErrorData::internal_error("the request was cancelled", None)),
+        };
+        match outcome {
             Ok(answer) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(answer.markdown)]);
                 result.structured_content = Some(answer.data);

@@ -20,14 +20,54 @@ use crate::object::{self, Condition, State};
 use crate::registry::{Hints, Tool, ToolError};
 use crate::validate;
 
-/// The cached objects of a kind in the namespace asked for (or every namespace in scope).
+/// The cached objects of a kind in the namespace asked for (or every namespace in scope), sorted
+/// by namespace and name.
 pub async fn objects(ctx: &ToolContext, kind: Kind, ns: Option<&str>) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
-    let all = ctx.cache.list(kind).await?;
-    Ok(all
-        .into_iter()
-        .filter(|o| ns.is_none_or(|ns| o.namespace().as_deref() == Some(ns)))
-        .filter(|o| ctx.in_scope(o.namespace().as_deref()))
-        .collect())
+    let mut objs = unsorted(ctx, kind, ns).await?;
+    objs.sort_by(|a, b| (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name)));
+    Ok(objs)
+}
+
+/// The same, unsorted: for callers that rank the objects themselves.
+async fn unsorted(ctx: &ToolContext, kind: Kind, ns: Option<&str>) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
+    let mut objs = ctx.cache.list(kind).await?;
+    objs.retain(|o| {
+        let on = o.metadata.namespace.as_deref();
+        ns.is_none_or(|ns| on == Some(ns)) && ctx.in_scope(on)
+    });
+    Ok(objs)
+}
+
+/// A cached object ranked by [`object::quick_state`].
+type Ranked<'a> = (State, Option<&'a str>, &'a DynamicObject);
+
+fn rank(objs: &[Arc<DynamicObject>]) -> Vec<Ranked<'_>> {
+    objs.iter()
+        .map(|o| {
+            let (state, since) = object::quick_state(o);
+            (state, since, o.as_ref())
+        })
+        .collect()
+}
+
+/// Orders ranked objects worst first and cuts one page, sorting only as much as the page needs.
+fn rank_page<'a>(
+    ctx: &ToolContext,
+    mut ranked: Vec<Ranked<'a>>,
+    offset: u32,
+    limit: u32,
+) -> Result<(Vec<Ranked<'a>>, Page), ToolError> {
+    let total = ranked.len();
+    let end = (offset as usize).saturating_add(limit as usize);
+    if end < ranked.len() {
+        ranked.select_nth_unstable_by(end, object::worst_first);
+        ranked.truncate(end);
+    }
+    ranked.sort_by(object::worst_first);
+    let (page, mut info) = paginate(ctx, ranked, offset, limit)?;
+    info.total = total;
+    info.omitted = total - info.returned;
+    Ok((page, info))
 }
 
 /// One cached Flux object, or a not-found error naming it.
@@ -201,18 +241,11 @@ async fn list_of<T>(
     row: impl Fn(&DynamicObject) -> T,
 ) -> Result<(Summary, Vec<T>, Page), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
-    let objs = objects(ctx, kind, args.namespace.as_deref()).await?;
-    let mut ranked: Vec<_> = objs
-        .iter()
-        .map(|o| {
-            let (state, since) = object::quick_state(o);
-            (state, since, o.as_ref())
-        })
-        .collect();
+    let objs = unsorted(ctx, kind, args.namespace.as_deref()).await?;
+    let mut ranked = rank(&objs);
     let summary = Summary::of(ranked.iter().map(|r| &r.0));
     ranked.retain(|r| args.status_filter.matches(r.0));
-    ranked.sort_by(object::worst_first);
-    let (page, info) = paginate(ctx, ranked, args.offset, args.limit)?;
+    let (page, info) = rank_page(ctx, ranked, args.offset, args.limit)?;
     Ok((summary, page.into_iter().map(|r| row(r.2)).collect(), info))
 }
 
@@ -453,7 +486,7 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
     let mut objs = Vec::new();
     let mut not_installed = Vec::new();
     for kind in wanted {
-        match objects(&ctx, kind, list.namespace.as_deref()).await {
+        match unsorted(&ctx, kind, list.namespace.as_deref()).await {
             Ok(o) => objs.extend(o),
             Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) if args.kind.is_none() => {
                 not_installed.push(kind.kind.to_string());
@@ -461,17 +494,10 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
             Err(e) => return Err(e),
         }
     }
-    let mut ranked: Vec<_> = objs
-        .iter()
-        .map(|o| {
-            let (state, since) = object::quick_state(o);
-            (state, since, o.as_ref())
-        })
-        .collect();
+    let mut ranked = rank(&objs);
     let summary = Summary::of(ranked.iter().map(|r| &r.0));
     ranked.retain(|r| list.status_filter.matches(r.0));
-    ranked.sort_by(object::worst_first);
-    let (page, page_info) = paginate(&ctx, ranked, list.offset, list.limit)?;
+    let (page, page_info) = rank_page(&ctx, ranked, list.offset, list.limit)?;
     let (items, page): (Vec<SourceItem>, Page) = (page.into_iter().map(|r| source_item(r.2)).collect(), page_info);
     let mut md = list_heading(&ctx, "Flux sources", list, &summary, &page);
     if !items.is_empty() {
@@ -518,24 +544,18 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
     let mut not_installed = Vec::new();
     let cap = super::DEFAULT_PAGE as usize;
     for kind in [kinds::KUSTOMIZATION, kinds::GITREPOSITORY, kinds::HELMRELEASE] {
-        match objects(&ctx, kind, args.namespace.as_deref()).await {
+        match unsorted(&ctx, kind, args.namespace.as_deref()).await {
             Ok(objs) => {
-                let ranked: Vec<_> = objs
-                    .iter()
-                    .map(|o| {
-                        let (state, since) = object::quick_state(o);
-                        (state, since, o.as_ref())
-                    })
-                    .collect();
+                let ranked = rank(&objs);
                 kinds_out.push(KindSummary {
                     kind: kind.kind.into(),
                     namespace: None,
                     summary: Summary::of(ranked.iter().map(|r| &r.0)),
                 });
-                let mut unready: Vec<_> = ranked.into_iter().filter(|r| r.0 != State::Ready).collect();
-                unready.sort_by(object::worst_first);
+                let unready: Vec<_> = ranked.into_iter().filter(|r| r.0 != State::Ready).collect();
                 attention_total += unready.len();
-                attention.extend(unready.into_iter().take(cap).map(|r| flux_item(r.2)));
+                let (top, _) = rank_page(&ctx, unready, 0, cap as u32)?;
+                attention.extend(top.into_iter().map(|r| flux_item(r.2)));
             }
             // The predecessor's two kinds are required; HelmReleases are reported when present.
             Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) if kind == kinds::HELMRELEASE => {
@@ -937,13 +957,7 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
         }
         all.extend(objs);
     }
-    let states: Vec<(State, Option<&str>, &DynamicObject)> = all
-        .iter()
-        .map(|o| {
-            let (state, since) = object::quick_state(o);
-            (state, since, o.as_ref())
-        })
-        .collect();
+    let states = rank(&all);
     let totals = Summary::of(states.iter().map(|s| &s.0));
     let mut failing: Vec<_> = states.into_iter().filter(|s| s.0.is_failing()).collect();
     failing.sort_by(|a, b| {
