@@ -3,16 +3,23 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test lint fmt crds demo bench bench-apiserver bench-operator
+.PHONY: help build test protocol-test conformance lint fmt crds demo tools bench bench-apiserver bench-operator bench-server
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --locked
 
-test: ## Run every test (unit, golden, validation, CRD staleness)
+test: ## Run every test: Rust (unit, golden, integration), MCP protocol tests (Python SDK), MCP conformance suite
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
+	$(MAKE) protocol-test conformance
+
+protocol-test: build ## The official MCP Python SDK as a client, over Streamable HTTP and stdio
+	scripts/protocol-tests.sh
+
+conformance: build ## The official MCP conformance suite (2026-07-28, 2025-11-25, 2025-06-18); prints pass counts
+	scripts/mcp-conformance.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
@@ -25,13 +32,19 @@ crds: build ## Regenerate crds/ (and its copy in config/crd/bases/) from the API
 	$(OPERATOR) crd > crds/gitopsagents.agents.gitops.dev.yaml
 	cp crds/gitopsagents.agents.gitops.dev.yaml config/crd/bases/
 
-demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the example GitOpsAgent (Ctrl-C stops)
+demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the example agent; the agent answers MCP calls (Ctrl-C stops)
 	scripts/demo.sh
 
-bench: bench-apiserver bench-operator ## Every benchmark (prints figures)
+tools: build ## Print the agent's tool catalogue (names, titles, input schemas) as JSON
+	target/debug/gitops-agent tools
+
+bench: bench-apiserver bench-operator bench-server ## Every benchmark (prints figures)
 
 bench-apiserver: ## Embedded API server: list 10,000 objects, watch events/s (release build)
 	$(CARGO) run --release --locked -p fake-apiserver --bin fake-apiserver-bench
 
 bench-operator: ## Operator: 100 and 1,000 GitOpsAgents to Ready, requests per agent, steady-state writes, RSS
 	$(CARGO) bench --locked -p gitops-agent-controller --bench operator
+
+bench-server: ## Agent server: tool calls/s and p50/p90/p99 over 1,000 and 10,000 Kustomizations at concurrency 1/8/64, RSS, startup
+	$(CARGO) bench --locked -p gitops-agent-server --bench server

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The no-cluster demo: an embedded Kubernetes API server with a realistic Flux cluster, the
-# operator reconciling the example GitOpsAgent against it, and what came out of it.
+# operator reconciling the example GitOpsAgent against it, and the agent server answering MCP
+# questions about that cluster's Flux state.
 # DEMO_ONCE=1 exits after showing the result (used by CI as a smoke test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,9 @@ echo "== 2. starting the embedded API server (Flux fixtures, Gateway API/cert-ma
     --apply examples/gitopsagent.yaml --kubeconfig "$demo/kubeconfig" >"$demo/apiserver.log" 2>&1 &
 apiserver=$!
 operator=""
+agent=""
 cleanup() {
+    [ -n "$agent" ] && kill "$agent" 2>/dev/null || true
     [ -n "$operator" ] && kill "$operator" 2>/dev/null || true
     kill "$apiserver" 2>/dev/null || true
     wait 2>/dev/null || true
@@ -51,12 +54,32 @@ else
     echo "(install kubectl to see the result; the operator log is in $demo/operator.log)"
 fi
 
+port="${DEMO_AGENT_PORT:-18080}"
+echo "== 6. the agent server: MCP at http://127.0.0.1:$port/mcp (read-only), asked three questions"
+"$bin/gitops-agent" serve --kubeconfig "$demo/kubeconfig" --bind-address 127.0.0.1 --port "$port" \
+    --metrics-port 0 --log-level info >"$demo/agent.log" 2>&1 &
+agent=$!
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    if ! kill -0 "$agent" 2>/dev/null; then cat "$demo/agent.log"; exit 1; fi
+    sleep 0.1
+done
+ask() {
+    echo "-- $1 $2"
+    scripts/mcp-ask.py "http://127.0.0.1:$port/mcp" "$1" "$2" | sed 's/^/   /'
+}
+ask get_gitops_status '{}'
+ask debug_reconciliation '{"resource_type": "helmrelease", "name": "redis", "namespace": "team-b"}'
+ask trace_object '{"kind": "Pod", "name": "api-7c9d8f6b5-qwz8r", "namespace": "team-b"}'
+
 echo
-echo "The cluster stays up until Ctrl-C. Try:"
+echo "The cluster and the agent stay up until Ctrl-C. Try:"
+echo "  scripts/mcp-ask.py http://127.0.0.1:$port/mcp list_kustomizations '{\"status_filter\": \"failed\"}'"
+echo "  npx @modelcontextprotocol/inspector   # connect to http://127.0.0.1:$port/mcp (Streamable HTTP)"
 echo "  export KUBECONFIG=$PWD/$demo/kubeconfig"
 echo "  kubectl get gta,deploy -A; kubectl describe gta gitops-agent -n gitops-agent"
 echo "  kubectl apply --server-side -f examples/nkp-production.yaml   # watch the operator add the HTTPRoute and Certificate"
-echo "Logs: $demo/operator.log, $demo/apiserver.log"
+echo "Logs: $demo/operator.log, $demo/agent.log, $demo/apiserver.log"
 if [ "${DEMO_ONCE:-}" = "1" ]; then
     exit 0
 fi

@@ -228,13 +228,19 @@ impl Cache {
     }
 
     /// Every served kind of a group whose kinds are not fixed (Gatekeeper constraints), with its
-    /// objects; kinds still loading or refused are left out.
+    /// objects sorted by namespace and name; kinds still loading or refused are left out.
     pub fn list_group(&self, group: &str) -> Vec<(ApiResource, Vec<Arc<DynamicObject>>)> {
         let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<(ApiResource, Vec<Arc<DynamicObject>>)> = watched
             .iter()
             .filter(|((g, _), w)| g == group && w.state() == SYNCED)
-            .map(|(_, w)| (w.resource.clone(), w.objects()))
+            .map(|(_, w)| {
+                let mut objs = w.objects();
+                objs.sort_by(|a, b| {
+                    (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+                });
+                (w.resource.clone(), objs)
+            })
             .collect();
         out.sort_by(|a, b| a.0.kind.cmp(&b.0.kind));
         out

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gitops_agent_server::registry::schema_of;
 use gitops_agent_server::serve::{self, ServeArgs};
 use gitops_agent_server::telemetry;
 
@@ -14,19 +13,31 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CatalogueFormat {
+    Json,
+    Markdown,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve MCP over Streamable HTTP (/mcp) or stdio.
     Serve(Box<ServeArgs>),
-    /// Print the tool catalogue (name, title, hints, input schema) as JSON.
-    Tools,
+    /// Print the tool catalogue: JSON (names, titles, hints, input schemas) or the README's table.
+    Tools {
+        #[arg(long, value_enum, default_value_t = CatalogueFormat::Json)]
+        format: CatalogueFormat,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Tools => {
-            let _ = schema_of::<()>;
+        Command::Tools { format: CatalogueFormat::Markdown } => {
+            print!("{}", gitops_agent_server::tools::catalogue_markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Tools { format: CatalogueFormat::Json } => {
             let list: Vec<serde_json::Value> = gitops_agent_server::tools::all()
                 .iter()
                 .map(|t| {
@@ -36,6 +47,7 @@ fn main() -> ExitCode {
                         "description": t.description,
                         "readOnly": t.hints.read_only,
                         "inputSchema": t.input_schema.as_ref(),
+                        "outputSchema": t.output_schema.as_ref(),
                     })
                 })
                 .collect();
@@ -43,7 +55,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => {
-            let _ = rustls_provider();
             telemetry::init(args.log_format, &args.log_level);
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,
@@ -62,9 +73,4 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// One TLS crypto provider for the process (ring), installed before any client exists.
-fn rustls_provider() -> Result<(), ()> {
-    Ok(())
 }

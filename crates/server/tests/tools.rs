@@ -271,3 +271,15 @@ async fn watch_namespaces_scope_every_answer() {
         "{r}"
     );
 }
+
+#[test]
+fn the_readme_tool_table_is_generated_from_the_registry() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README");
+    let begin = readme.find("<!-- tools:begin -->\n").expect("begin marker") + "<!-- tools:begin -->\n".len();
+    let end = readme.find("<!-- tools:end -->").expect("end marker");
+    assert_eq!(
+        &readme[begin..end],
+        gitops_agent_server::tools::catalogue_markdown(),
+        "README's tool table is stale: paste `gitops-agent tools --format markdown` between the markers"
+    );
+}

@@ -114,6 +114,36 @@ pub fn all() -> Vec<Tool> {
     tools
 }
 
+/// The README's tool table: name, what it answers, parameters (required in bold), read-only.
+pub fn catalogue_markdown() -> String {
+    let mut out =
+        String::from("| tool | what it answers | parameters (required in bold) | mode |\n|---|---|---|---|\n");
+    for t in all() {
+        let required: Vec<&str> = t
+            .input_schema
+            .get("required")
+            .and_then(serde_json::Value::as_array)
+            .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let params: Vec<String> = t
+            .input_schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|p| {
+                p.keys().map(|k| if required.contains(&k.as_str()) { format!("**{k}**") } else { k.clone() }).collect()
+            })
+            .unwrap_or_default();
+        let mode = if t.hints.read_only { "read" } else { "write (only with `--read-only=false`)" };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {mode} |\n",
+            t.name,
+            t.description.replace('|', "\\|"),
+            if params.is_empty() { "—".to_string() } else { params.join(", ") }
+        ));
+    }
+    out
+}
+
 /// Filters on the state of reconciled objects.
 #[derive(Deserialize, JsonSchema, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -277,7 +277,7 @@ async fn list_constraints(
             ),
         });
     }
-    let templates = ctx.cache.list(kinds::CONSTRAINT_TEMPLATE).await?;
+    let templates = objects(&ctx, kinds::CONSTRAINT_TEMPLATE, None).await?;
     let constraints = ctx.cache.list_group(kinds::CONSTRAINTS_GROUP);
     let mut rows = Vec::new();
     for t in templates {
