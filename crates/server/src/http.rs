@@ -14,6 +14,7 @@ use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cache::Cache;
 use crate::mcp::McpHandler;
@@ -102,7 +103,9 @@ async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
     let method = request.method().as_str().to_string();
     let path = route_label(request.uri().path());
     let started = Instant::now();
-    let mut response = next.run(request).await;
+    let span = tracing::info_span!("request", method = %method, path, status = tracing::field::Empty);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
     // Ending a session answers 202 from the MCP library; clients (the Python SDK among them)
     // expect 200 or 204 for a DELETE.
     if method == "DELETE" && path == "/mcp" && response.status() == StatusCode::ACCEPTED {

@@ -55,7 +55,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => {
-            telemetry::init(args.log_format, &args.log_level);
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {
@@ -63,14 +62,26 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve::run(*args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "gitops-agent stopped");
-                    eprintln!("gitops-agent: {e}");
-                    ExitCode::FAILURE
+            runtime.block_on(async move {
+                let telemetry =
+                    match telemetry::init_with(args.log_format, &args.log_level, args.otlp_endpoint.as_deref()) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            eprintln!("gitops-agent: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                let outcome = serve::run(*args).await;
+                telemetry.shutdown();
+                match outcome {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        tracing::error!(error = %e, "gitops-agent stopped");
+                        eprintln!("gitops-agent: {e}");
+                        ExitCode::FAILURE
+                    }
                 }
-            }
+            })
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct ServeArgs {
     pub log_level: String,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "GITOPS_AGENT_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// OTLP/gRPC collector to export spans to (one per request and per tool call).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// Namespaces to answer for, comma-separated (default: all).
     #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_WATCH_NAMESPACES")]
     pub watch_namespaces: Vec<String>,
