@@ -577,16 +577,9 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
     });
     let mut t = Table::new(&["Kind", "Total", "Ready", "Failed", "Stalled", "Progressing", "Suspended"]);
     for k in &kinds_out {
-        let s = &k.summary;
-        t.row(vec![
-            k.kind.clone(),
-            s.total.to_string(),
-            s.ready.to_string(),
-            s.failed.to_string(),
-            s.stalled.to_string(),
-            s.progressing.to_string(),
-            s.suspended.to_string(),
-        ]);
+        let mut row = vec![k.kind.clone()];
+        row.extend(k.summary.cells());
+        t.row(row);
     }
     md.push_str(&t.render());
     if !attention.is_empty() {
@@ -977,16 +970,9 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
     let mut t = Table::new(&["Kind", "Namespace", "Total", "Ready", "Failed", "Stalled", "Progressing", "Suspended"]);
     for r in &rows {
         let s = &r.summary;
-        t.row(vec![
-            r.kind.clone(),
-            r.namespace.clone(),
-            s.total.to_string(),
-            s.ready.to_string(),
-            s.failed.to_string(),
-            s.stalled.to_string(),
-            s.progressing.to_string(),
-            s.suspended.to_string(),
-        ]);
+        let mut row = vec![r.kind.clone(), r.namespace.clone()];
+        row.extend(s.cells());
+        t.row(row);
     }
     if !rows.is_empty() {
         md.push_str(&t.render());

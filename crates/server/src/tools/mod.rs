@@ -321,6 +321,14 @@ impl Summary {
         s
     }
 
+    /// Table cells in the order Total, Ready, Failed, Stalled, Progressing, Suspended.
+    pub fn cells(&self) -> Vec<String> {
+        [self.total, self.ready, self.failed, self.stalled, self.progressing, self.suspended]
+            .iter()
+            .map(usize::to_string)
+            .collect()
+    }
+
     pub fn line(&self) -> String {
         markdown::counts(&[
             ("ready", self.ready),
