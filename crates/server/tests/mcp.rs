@@ -103,7 +103,7 @@ async fn cached_answers_make_no_api_requests_and_follow_changes() {
         .await
         .expect("suspend");
     let mut state = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..500 {
         let (_, data) = env.mcp.ok("get_kustomization", json!({"name": "apps", "namespace": "flux-system"})).await;
         state = data["state"].clone();
         if state == "suspended" {
@@ -136,7 +136,7 @@ async fn a_missing_crd_is_a_clear_tool_error_until_it_is_installed() {
     std::fs::copy(crds.join("helm.toolkit.fluxcd.io.yaml"), dir.join("helm.yaml")).expect("copy");
     fake_apiserver::fixtures::load_crds(&env.api.server, &dir).expect("HelmRelease CRD");
     let mut answer = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..300 {
         answer = env.mcp.call("get_helmreleases", json!({})).await;
         if answer["result"]["isError"] != true {
             break;

@@ -75,10 +75,11 @@ async fn tool_calls_are_exported_as_spans_over_otlp() {
     for _ in 0..50 {
         telemetry.flush();
         found = collector.spans.lock().expect("lock").clone();
-        if found
-            .iter()
-            .any(|(name, attrs)| name == "tool" && attrs.iter().any(|(k, v)| k == "tool" && v == "list_kustomizations"))
-        {
+        // The request span ends after the tool span (when the response is written): wait for both.
+        let tool = found.iter().any(|(name, attrs)| {
+            name == "tool" && attrs.iter().any(|(k, v)| k == "tool" && v == "list_kustomizations")
+        });
+        if tool && found.iter().any(|(name, _)| name == "request") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
