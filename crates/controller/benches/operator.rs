@@ -3,34 +3,15 @@
 //! requests per agent, child writes at steady state, and the operator's RSS. Asserts nothing.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fake_apiserver::process::{KillOnDrop, rss_mib};
 use fake_apiserver::{Config, Listen, fixtures};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-struct Stop(Child);
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let resync: u64 = std::env::var("BENCH_RESYNC_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
@@ -95,7 +76,7 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
         .stderr(Stdio::inherit())
         .spawn()?;
     let pid = child.id();
-    let _stop = Stop(child);
+    let _stop = KillOnDrop(child);
     let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
     let mut peak_rss: f64 = 0.0;
     let (ready_after, ready) = loop {

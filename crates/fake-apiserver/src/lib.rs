@@ -20,6 +20,7 @@ pub mod fields;
 pub mod fixtures;
 pub mod http;
 pub mod patch;
+pub mod process;
 pub mod protobuf;
 pub mod read;
 pub mod registry;

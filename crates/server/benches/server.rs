@@ -7,12 +7,13 @@
 //! BENCH_SECONDS per measurement (default 5).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fake_apiserver::fixtures::{self, Scale};
+use fake_apiserver::process::{KillOnDrop, rss_mib};
 use fake_apiserver::{Config, Listen};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -22,26 +23,6 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 type Http = HttpClient<HttpConnector, Full<Bytes>>;
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-struct Stop(Child);
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
     std::env::var(name)
@@ -164,7 +145,7 @@ async fn run(
         .stderr(std::fs::File::create(dir.join("agent.log"))?)
         .spawn()?;
     let pid = child.id();
-    let _stop = Stop(child);
+    let _stop = KillOnDrop(child);
     let http: Http = HttpClient::builder(TokioExecutor::new()).pool_max_idle_per_host(128).build_http();
     let base = format!("http://127.0.0.1:{port}");
     let ready_after = loop {

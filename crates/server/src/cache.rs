@@ -177,10 +177,6 @@ impl Cache {
             && self.watched.read().map(|w| w.values().all(|k| k.state() != LOADING)).unwrap_or(false)
     }
 
-    pub fn is_served(&self, kind: Kind) -> bool {
-        self.watched.read().map(|w| w.contains_key(&key(kind))).unwrap_or(false)
-    }
-
     /// Every cached object of a kind, in no particular order.
     pub async fn list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, CacheError> {
         self.when_loaded(kind, |w| w.objects()).await

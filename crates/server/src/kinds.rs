@@ -38,6 +38,10 @@ pub const CONSTRAINTS_GROUP: &str = "constraints.gatekeeper.sh";
 /// Flux's source kinds, in the order `list_sources` shows them.
 pub const SOURCES: [Kind; 5] = [GITREPOSITORY, OCIREPOSITORY, HELMREPOSITORY, HELMCHART, BUCKET];
 
+/// The kinds Flux reconciles (what `reconcile`, `suspend`, `resume` and `debug_reconciliation` accept).
+pub const FLUX: [Kind; 7] =
+    [KUSTOMIZATION, HELMRELEASE, GITREPOSITORY, OCIREPOSITORY, HELMREPOSITORY, HELMCHART, BUCKET];
+
 /// Every fixed kind the cache watches when its CRD is served.
 pub const CACHED: [Kind; 16] = [
     KUSTOMIZATION,
@@ -61,7 +65,7 @@ pub const CACHED: [Kind; 16] = [
 impl Kind {
     /// The Flux kind a user names in a tool argument (`kustomization`, `GitRepository`, …).
     pub fn flux_by_name(name: &str) -> Option<Kind> {
-        [KUSTOMIZATION, HELMRELEASE].into_iter().chain(SOURCES).find(|k| k.kind.eq_ignore_ascii_case(name))
+        FLUX.into_iter().find(|k| k.kind.eq_ignore_ascii_case(name))
     }
 
     pub fn is_source(self) -> bool {

@@ -1,6 +1,5 @@
 //! Reading fields and conditions out of cached objects, whose kinds have no Rust types here.
 
-use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::DynamicObject;
 use schemars::JsonSchema;
@@ -22,10 +21,6 @@ pub fn bool_at(obj: &DynamicObject, path: &[&str]) -> Option<bool> {
 
 pub fn i64_at(obj: &DynamicObject, path: &[&str]) -> Option<i64> {
     at(obj, path).and_then(Value::as_i64)
-}
-
-pub fn time_at(obj: &DynamicObject, path: &[&str]) -> Option<Timestamp> {
-    str_at(obj, path).and_then(|s| s.parse().ok())
 }
 
 /// `namespace/name`, or `name` for a cluster-scoped object.
@@ -118,11 +113,6 @@ pub fn state_of(obj: &DynamicObject, conds: &[Condition]) -> State {
     } else {
         State::Progressing
     }
-}
-
-/// The time the object's Ready condition last changed (when a failure began).
-pub fn ready_since(obj: &DynamicObject) -> Option<String> {
-    condition(obj, "Ready").and_then(|c| c.last_transition_time)
 }
 
 /// A Flux object's reference to its source, as `Kind/namespace/name`.

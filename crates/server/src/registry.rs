@@ -52,6 +52,11 @@ impl ToolError {
         matches!(self, Self::UnknownTool(_) | Self::ReadOnly(_) | Self::Disabled(_) | Self::InvalidArgument { .. })
     }
 
+    /// The kind's CRD is not served: tools covering several kinds skip it and say so.
+    pub fn is_not_installed(&self) -> bool {
+        matches!(self, Self::Cache(CacheError::NotInstalled(_)))
+    }
+
     fn outcome(&self) -> &'static str {
         if self.is_protocol_error() { "invalid" } else { "error" }
     }

@@ -306,7 +306,7 @@ async fn get_app_deployments(ctx: Arc<ToolContext>, args: AppArgs) -> Result<(St
         let ns = if kind == kinds::APP { args.workspace.as_deref() } else { None };
         let objs = match objects(&ctx, kind, ns).await {
             Ok(o) => o,
-            Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) => {
+            Err(e) if e.is_not_installed() => {
                 not_installed.push(format!("{} ({}/{})", kind.kind, kind.group, kind.version));
                 continue;
             }
@@ -346,8 +346,6 @@ async fn get_app_deployments(ctx: Arc<ToolContext>, args: AppArgs) -> Result<(St
         }
         md.push_str(&t.render());
     }
-    if !not_installed.is_empty() {
-        md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
-    }
+    md.push_str(&super::not_installed_note(&not_installed));
     Ok((md, AppsAnswer { apps, not_installed }))
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::core::{EventRow, EventType, events, events_table};
 use super::{
-    FluxItem, Page, StatusFilter, Summary, ToolContext, default_limit, flux_item, page_note, paginate, scope_phrase,
-    sort_worst_first,
+    FluxItem, Page, StatusFilter, Summary, ToolContext, default_limit, flux_item, not_installed_note, page_note,
+    paginate, scope_phrase,
 };
 use crate::kinds::{self, Kind};
 use crate::markdown::{self, Table};
@@ -488,7 +488,7 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
     for kind in wanted {
         match unsorted(&ctx, kind, list.namespace.as_deref()).await {
             Ok(o) => objs.extend(o),
-            Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) if args.kind.is_none() => {
+            Err(e) if e.is_not_installed() && args.kind.is_none() => {
                 not_installed.push(kind.kind.to_string());
             }
             Err(e) => return Err(e),
@@ -504,9 +504,7 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
         md.push_str(&sources_table(&ctx, &items, true));
     }
     md.push_str(&page_note(&page, "sources"));
-    if !not_installed.is_empty() {
-        md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
-    }
+    md.push_str(&not_installed_note(&not_installed));
     let list =
         FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page };
     Ok((md, SourcesAnswer { list, not_installed }))
@@ -539,35 +537,29 @@ struct GitopsStatus {
 async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result<(String, GitopsStatus), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let mut kinds_out = Vec::new();
-    let mut attention = Vec::new();
-    let mut attention_total = 0;
+    let mut objs = Vec::new();
     let mut not_installed = Vec::new();
-    let cap = super::DEFAULT_PAGE as usize;
     for kind in [kinds::KUSTOMIZATION, kinds::GITREPOSITORY, kinds::HELMRELEASE] {
         match unsorted(&ctx, kind, args.namespace.as_deref()).await {
-            Ok(objs) => {
-                let ranked = rank(&objs);
+            Ok(found) => {
+                let states: Vec<State> = found.iter().map(|o| object::quick_state(o).0).collect();
                 kinds_out.push(KindSummary {
                     kind: kind.kind.into(),
                     namespace: None,
-                    summary: Summary::of(ranked.iter().map(|r| &r.0)),
+                    summary: Summary::of(states.iter()),
                 });
-                let unready: Vec<_> = ranked.into_iter().filter(|r| r.0 != State::Ready).collect();
-                attention_total += unready.len();
-                let (top, _) = rank_page(&ctx, unready, 0, cap as u32)?;
-                attention.extend(top.into_iter().map(|r| flux_item(r.2)));
+                objs.extend(found);
             }
             // The predecessor's two kinds are required; HelmReleases are reported when present.
-            Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) if kind == kinds::HELMRELEASE => {
-                not_installed.push(kind.kind.to_string());
-            }
+            Err(e) if e.is_not_installed() && kind == kinds::HELMRELEASE => not_installed.push(kind.kind.to_string()),
             Err(e) => return Err(e),
         }
     }
-    sort_worst_first(&mut attention);
+    let unready: Vec<_> = rank(&objs).into_iter().filter(|r| r.0 != State::Ready).collect();
+    let (top, page) = rank_page(&ctx, unready, 0, super::DEFAULT_PAGE)?;
+    let attention: Vec<FluxItem> = top.into_iter().map(|r| flux_item(r.2)).collect();
+    let omitted = page.omitted;
     let healthy = kinds_out.iter().all(|k| k.summary.ready + k.summary.suspended == k.summary.total);
-    attention.truncate(cap);
-    let omitted = attention_total - attention.len();
     let mut md = format!("## GitOps status {}\n\n", scope_phrase(&ctx, args.namespace.as_deref()));
     let failing: usize = kinds_out.iter().map(|k| k.summary.failed + k.summary.stalled).sum();
     md.push_str(&if healthy {
@@ -591,9 +583,7 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
             ));
         }
     }
-    if !not_installed.is_empty() {
-        md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
-    }
+    md.push_str(&not_installed_note(&not_installed));
     Ok((
         md,
         GitopsStatus {
@@ -930,7 +920,7 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
     for kind in [kinds::KUSTOMIZATION, kinds::HELMRELEASE].into_iter().chain(kinds::SOURCES) {
         let objs = match objects(&ctx, kind, args.namespace.as_deref()).await {
             Ok(o) => o,
-            Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(_))) => {
+            Err(e) if e.is_not_installed() => {
                 not_installed.push(kind.kind.to_string());
                 continue;
             }
@@ -984,9 +974,7 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
             md.push_str(&format!("\n{omitted} more failures not shown.\n"));
         }
     }
-    if !not_installed.is_empty() {
-        md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
-    }
+    md.push_str(&not_installed_note(&not_installed));
     Ok((
         md,
         HealthSummary { namespace: args.namespace, totals, rows, failures, failures_omitted: omitted, not_installed },
@@ -1095,13 +1083,7 @@ fn diagnose(item: &FluxItem, conds: &[Condition], source: Option<&FluxItem>, dep
 }
 
 async fn debug_reconciliation(ctx: Arc<ToolContext>, args: DebugArgs) -> Result<(String, Debugged), ToolError> {
-    let kind = Kind::flux_by_name(&args.resource_type).ok_or_else(|| ToolError::InvalidArgument {
-        param: "resource_type".into(),
-        reason: format!(
-            "{:?} is not a Flux kind: expected kustomization, helmrelease, gitrepository, ocirepository, helmrepository, helmchart or bucket",
-            validate::sanitize(&args.resource_type)
-        ),
-    })?;
+    let kind = super::flux_kind("resource_type", &args.resource_type)?;
     validate::name("name", &args.name)?;
     ctx.check_namespace("namespace", Some(&args.namespace))?;
     let obj = one(&ctx, kind, &args.namespace, &args.name).await?;

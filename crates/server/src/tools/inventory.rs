@@ -420,11 +420,7 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         let st = live_state(&o);
         (Arc::new(o), if st.1.is_empty() { st.0 } else { format!("{} ({})", st.0, st.1) })
     } else {
-        let supported: Vec<&str> = LIVE
-            .iter()
-            .map(|l| l.2)
-            .chain([kinds::KUSTOMIZATION, kinds::HELMRELEASE].iter().chain(kinds::SOURCES.iter()).map(|k| k.kind))
-            .collect();
+        let supported: Vec<&str> = LIVE.iter().map(|l| l.2).chain(kinds::FLUX.iter().map(|k| k.kind)).collect();
         return Err(ToolError::InvalidArgument {
             param: "kind".into(),
             reason: format!(

@@ -19,12 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::Cache;
 use crate::contexts::Contexts;
+use crate::kinds::{self, Kind};
 use crate::markdown;
 use crate::object::{self, State};
 use crate::registry::{Tool, ToolError};
 use crate::validate;
-
-pub use context::context_tools;
 
 /// Hard caps on what one call may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +141,22 @@ pub fn catalogue_markdown() -> String {
         ));
     }
     out
+}
+
+/// A Flux kind named in argument `param` (any case), or an error listing the kinds accepted.
+pub fn flux_kind(param: &str, value: &str) -> Result<Kind, ToolError> {
+    Kind::flux_by_name(value).ok_or_else(|| {
+        let names: Vec<&str> = kinds::FLUX.iter().map(|k| k.kind).collect();
+        ToolError::InvalidArgument {
+            param: param.into(),
+            reason: format!("{:?} is not a Flux kind: expected one of {}", validate::sanitize(value), names.join(", ")),
+        }
+    })
+}
+
+/// The line that names the kinds a tool skipped because their CRDs are not served (empty when none).
+pub fn not_installed_note(kinds: &[String]) -> String {
+    if kinds.is_empty() { String::new() } else { format!("\nNot installed on this cluster: {}.\n", kinds.join(", ")) }
 }
 
 /// Filters on the state of reconciled objects.
@@ -338,19 +353,6 @@ impl Summary {
             ("suspended", self.suspended),
         ])
     }
-}
-
-/// Worst first; among failures the oldest first (the one that has waited longest); then by
-/// namespace and name.
-pub fn worst_first(a: &FluxItem, b: &FluxItem) -> std::cmp::Ordering {
-    a.state
-        .cmp(&b.state)
-        .then_with(|| if a.state.is_failing() { a.since.cmp(&b.since) } else { std::cmp::Ordering::Equal })
-        .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
-}
-
-pub fn sort_worst_first(items: &mut [FluxItem]) {
-    items.sort_by(worst_first);
 }
 
 /// "in namespace `x`", "in all namespaces", or the watched ones when the agent is scoped.

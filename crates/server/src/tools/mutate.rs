@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::ToolContext;
 use super::flux::one;
-use crate::kinds::Kind;
 use crate::registry::{Hints, Tool, ToolError};
 use crate::validate;
 
@@ -77,13 +76,7 @@ pub fn tools() -> Vec<Tool> {
 }
 
 async fn act(ctx: Arc<ToolContext>, args: TargetArgs, action: Action) -> Result<(String, Changed), ToolError> {
-    let kind = Kind::flux_by_name(&args.kind).ok_or_else(|| ToolError::InvalidArgument {
-        param: "kind".into(),
-        reason: format!(
-            "{:?} is not a Flux kind: expected Kustomization, HelmRelease, GitRepository, OCIRepository, HelmRepository, HelmChart or Bucket",
-            validate::sanitize(&args.kind)
-        ),
-    })?;
+    let kind = super::flux_kind("kind", &args.kind)?;
     validate::name("name", &args.name)?;
     ctx.check_namespace("namespace", Some(&args.namespace))?;
     one(&ctx, kind, &args.namespace, &args.name).await?;

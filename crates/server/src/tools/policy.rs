@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use super::ToolContext;
 use super::flux::objects;
-use crate::cache::CacheError;
 use crate::kinds;
 use crate::markdown::{self, Table};
 use crate::object;
@@ -161,7 +160,7 @@ async fn kyverno(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) 
     for kind in [kinds::POLICY_REPORT, kinds::CLUSTER_POLICY_REPORT] {
         let reports = match objects(ctx, kind, if kind == kinds::POLICY_REPORT { ns } else { None }).await {
             Ok(r) => r,
-            Err(ToolError::Cache(CacheError::NotInstalled(_))) => continue,
+            Err(e) if e.is_not_installed() => continue,
             Err(e) => return Err(e),
         };
         any = true;
@@ -256,9 +255,7 @@ async fn check_policy_violations(
     if omitted > 0 {
         md.push_str(&format!("\n{omitted} more violations not shown: narrow by namespace.\n"));
     }
-    if !not_installed.is_empty() {
-        md.push_str(&format!("\nNot installed on this cluster: {}.\n", not_installed.join(", ")));
-    }
+    md.push_str(&super::not_installed_note(&not_installed));
     Ok((md, ViolationsAnswer { violations, omitted, gatekeeper_total, not_installed }))
 }
 
