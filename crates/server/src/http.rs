@@ -1,4 +1,4 @@
-//! The HTTP surface: `/mcp` (Streamable HTTP), health endpoints, metrics, and the guards in front
+//! The HTTP surface: `/mcp` (Streamable HTTP), A2A, health endpoints, metrics, and the guards in front
 //! of them (Host/Origin checks against DNS rebinding, request metrics).
 
 use std::net::IpAddr;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::a2a::A2a;
 use crate::cache::Cache;
 use crate::mcp::McpHandler;
 use crate::metrics::{KindLabels, Metrics};
@@ -95,6 +96,13 @@ fn route_label(path: &str) -> &'static str {
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        "/" => "/",
+        "/.well-known/agent-card.json" | "/.well-known/agent.json" | "/agent.json" => "/agent-card",
+        "/message:send" => "/message:send",
+        "/message:stream" => "/message:stream",
+        "/tasks" => "/tasks",
+        p if p.starts_with("/tasks/") => "/tasks/{id}",
+        "/extendedAgentCard" => "/extendedAgentCard",
         _ => "other",
     }
 }
@@ -152,9 +160,10 @@ pub struct HttpSettings {
     pub metrics_path: Option<String>,
 }
 
-/// The main router: `/mcp` and the health endpoints.
+/// The main router: `/mcp`, A2A (`/`, the cards, `/message:*`, `/tasks`) and the health endpoints.
 pub fn router(
     handler: McpHandler,
+    a2a: Arc<A2a>,
     health_state: Health,
     settings: HttpSettings,
     shutdown: CancellationToken,
@@ -167,13 +176,17 @@ pub fn router(
     let service: StreamableHttpService<McpHandler, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(handler.clone()), LocalSessionManager::default().into(), config);
     let policy = Arc::new(settings.policy);
-    let mcp = Router::new().nest_service("/mcp", service).layer(middleware::from_fn_with_state(policy, guard));
+    let guarded = Router::new()
+        .nest_service("/mcp", service)
+        .merge(crate::a2a::router(a2a))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(policy, guard));
     let mut app = Router::new()
         .route("/health", get(health))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(health_state.clone())
-        .merge(mcp);
+        .merge(guarded);
     if let Some(path) = settings.metrics_path {
         app = app.merge(metrics_router(&path, health_state.clone()));
     }

@@ -1,6 +1,7 @@
-//! The gitops-agent server: answers MCP (and, next, A2A) calls about a cluster's Flux CD state
+//! The gitops-agent server: answers MCP and A2A calls about a cluster's Flux CD state
 //! from a watch-backed cache, through one tool registry.
 
+pub mod a2a;
 pub mod cache;
 pub mod cluster;
 pub mod contexts;

@@ -78,7 +78,7 @@ impl ServerHandler for McpHandler {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         // A client that went away (or sent notifications/cancelled) stops the work it asked for.
         let outcome = tokio::select! {
-            outcome = self.registry.call(self.ctx.clone(), &request.name, args) => outcome,
+            outcome = self.registry.call(self.ctx.clone(), &request.name, args, "mcp") => outcome,
             () = context.ct.cancelled() => return Err(ErrorData::internal_error("the request was cancelled", None)),
         };
         match outcome {

@@ -34,6 +34,8 @@ pub struct ApiLabels {
 pub struct ToolLabels {
     pub tool: String,
     pub status: String,
+    /// `mcp` or `a2a`.
+    pub protocol: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,7 +80,11 @@ impl Default for Metrics {
             "Kubernetes API requests by verb, resource and status code",
             api_calls.clone(),
         );
-        registry.register("tool_calls", "Tool calls by tool and status (success, error, invalid)", tool_calls.clone());
+        registry.register(
+            "tool_calls",
+            "Tool calls by tool, status (success, error, invalid) and protocol (mcp, a2a)",
+            tool_calls.clone(),
+        );
         registry.register("tool_call_duration_seconds", "Tool call latency", tool_duration.clone());
         registry.register("cache_objects", "Objects held in the watch cache, by resource", cache_objects.clone());
         registry.register("cache_ready", "1 once every watch cache has listed its objects", cache_ready.clone());
@@ -96,8 +102,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn tool_call(&self, tool: &str, status: &str, seconds: f64) {
-        self.tool_calls.get_or_create(&ToolLabels { tool: tool.into(), status: status.into() }).inc();
+    pub fn tool_call(&self, tool: &str, protocol: &str, status: &str, seconds: f64) {
+        self.tool_calls
+            .get_or_create(&ToolLabels { tool: tool.into(), status: status.into(), protocol: protocol.into() })
+            .inc();
         if status != "invalid" {
             self.tool_duration.get_or_create(&ToolNameLabels { tool: tool.into() }).observe(seconds);
         }
@@ -190,7 +198,7 @@ mod tests {
         let m = Metrics::default();
         m.http("POST", "/mcp", 200, 0.01);
         m.api_call("list", "kustomizations", 200);
-        m.tool_call("list_kustomizations", "success", 0.001);
+        m.tool_call("list_kustomizations", "mcp", "success", 0.001);
         let text = m.render();
         for name in [
             "http_requests_total{",

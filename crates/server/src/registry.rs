@@ -216,10 +216,16 @@ impl Registry {
 
     /// Calls a tool by name. Tools not offered (read-only mode, disabled) are refused exactly as
     /// if they did not exist, except that the error says why.
-    pub async fn call(&self, ctx: Arc<ToolContext>, name: &str, args: Value) -> Result<Answer, ToolError> {
+    pub async fn call(
+        &self,
+        ctx: Arc<ToolContext>,
+        name: &str,
+        args: Value,
+        protocol: &'static str,
+    ) -> Result<Answer, ToolError> {
         let Some(tool) = self.tools.iter().find(|t| t.name.as_str() == name) else {
             let err = ToolError::UnknownTool(crate::validate::sanitize(name));
-            self.metrics.tool_call("unknown", err.outcome(), 0.0);
+            self.metrics.tool_call("unknown", protocol, err.outcome(), 0.0);
             return Err(err);
         };
         if !self.selection.offers(tool.name) {
@@ -228,10 +234,10 @@ impl Registry {
             } else {
                 ToolError::Disabled(name.to_string())
             };
-            self.metrics.tool_call(tool.name.as_str(), err.outcome(), 0.0);
+            self.metrics.tool_call(tool.name.as_str(), protocol, err.outcome(), 0.0);
             return Err(err);
         }
-        let span = tracing::info_span!("tool", tool = tool.name.as_str(), outcome = tracing::field::Empty);
+        let span = tracing::info_span!("tool", tool = tool.name.as_str(), protocol, outcome = tracing::field::Empty);
         let started = Instant::now();
         let result = (tool.handler)(ctx, args).instrument(span.clone()).await;
         let seconds = started.elapsed().as_secs_f64();
@@ -244,7 +250,7 @@ impl Registry {
             Ok(_) => tracing::info!(duration_ms = seconds * 1000.0, "tool call"),
             Err(e) => tracing::info!(duration_ms = seconds * 1000.0, error = %e, "tool call failed"),
         });
-        self.metrics.tool_call(tool.name.as_str(), outcome, seconds);
+        self.metrics.tool_call(tool.name.as_str(), protocol, outcome, seconds);
         result
     }
 }

@@ -11,6 +11,8 @@ use rmcp::ServiceExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::a2a::store::{StoreLimits, TaskStore};
+use crate::a2a::{A2a, CardSettings};
 use crate::cache::Cache;
 use crate::cluster::{self, ClusterError};
 use crate::http::{self, Health, HostPolicy, HttpSettings};
@@ -84,6 +86,16 @@ pub struct ServeArgs {
     /// How long in-flight requests may run after SIGTERM.
     #[arg(long, default_value_t = 20, env = "GITOPS_AGENT_SHUTDOWN_SECONDS")]
     pub shutdown_seconds: u64,
+    /// Where A2A tasks are kept: `memory` (this replica only) or `redis://host:6379[/db]`, shared
+    /// by every replica so any of them answers GetTask.
+    #[arg(long, default_value = "memory", env = "GITOPS_AGENT_TASK_STORE")]
+    pub task_store: String,
+    /// Most A2A tasks kept; the least recently updated are dropped first.
+    #[arg(long, default_value_t = 1000, env = "GITOPS_AGENT_TASK_MAX")]
+    pub task_max: usize,
+    /// How long a finished A2A task can be read back, in seconds.
+    #[arg(long, default_value_t = 3600, env = "GITOPS_AGENT_TASK_TTL_SECONDS")]
+    pub task_ttl_seconds: u64,
     /// Measure ages from this instant instead of now (reproducible answers in tests and demos).
     #[arg(long, hide = true, env = "GITOPS_AGENT_FIXED_NOW")]
     pub fixed_now: Option<jiff::Timestamp>,
@@ -108,6 +120,8 @@ pub enum ServeError {
     Http(std::io::Error),
     #[error("MCP over stdio failed: {0}")]
     Stdio(String),
+    #[error("--task-store: {0}")]
+    TaskStore(String),
 }
 
 /// Everything a transport needs, built once.
@@ -180,6 +194,18 @@ async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.to_string(), source })
 }
 
+async fn task_store(args: &ServeArgs) -> Result<TaskStore, ServeError> {
+    let limits =
+        StoreLimits { max_tasks: args.task_max.max(1), ttl: Duration::from_secs(args.task_ttl_seconds.max(1)) };
+    match args.task_store.as_str() {
+        "memory" => Ok(TaskStore::memory(limits)),
+        url if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") => {
+            TaskStore::redis(url, limits).await.map_err(|e| ServeError::TaskStore(e.to_string()))
+        }
+        other => Err(ServeError::TaskStore(format!("expected `memory` or a redis:// URL, got {other:?}"))),
+    }
+}
+
 /// Starts the HTTP transport; returns once it listens.
 pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result<Running, ServeError> {
     let agent = Arc::new(Agent::new(args).await?);
@@ -201,7 +227,13 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     };
     let listener = bind(&format!("{}:{}", args.bind_address, args.port)).await?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
-    let app = http::router(agent.mcp_handler(), health.clone(), settings, shutdown.clone());
+    let a2a = Arc::new(A2a::new(
+        agent.registry.clone(),
+        agent.ctx.clone(),
+        task_store(args).await?,
+        CardSettings { base_url: args.base_url.clone() },
+    ));
+    let app = http::router(agent.mcp_handler(), a2a.clone(), health.clone(), settings, shutdown.clone());
     let metrics_listener = if args.metrics_port != 0 && !same_port {
         Some(bind(&format!("{}:{}", args.bind_address, args.metrics_port)).await?)
     } else {
@@ -212,7 +244,7 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         None if same_port => Some(addr),
         None => None,
     };
-    tracing::info!(%addr, ?metrics_addr, read_only = args.read_only, tools = agent.registry.offered().count(), "serving MCP at /mcp");
+    tracing::info!(%addr, ?metrics_addr, read_only = args.read_only, tools = agent.registry.offered().count(), task_store = a2a.store_kind(), "serving MCP at /mcp and A2A at /");
     let grace = Duration::from_secs(args.shutdown_seconds);
     let metrics_path = args.metrics_path.clone();
     let stop = shutdown.clone();

@@ -120,6 +120,17 @@ pub struct Answer {
 
 impl Answer {
     /// The JSON-RPC message in the body (plain JSON, or the last `data:` line of an SSE stream).
+    /// Every `data:` line of an SSE stream, as JSON.
+    pub fn events(&self) -> Vec<Value> {
+        self.body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).expect("SSE data is JSON"))
+            .collect()
+    }
+
     pub fn json(&self) -> Value {
         let ct = self.headers.get("content-type").and_then(|h| h.to_str().ok()).unwrap_or_default();
         if ct.starts_with("text/event-stream") {
@@ -142,13 +153,18 @@ impl Mcp {
     }
 
     pub async fn post(&self, headers: &[(&str, &str)], body: &Value) -> Answer {
-        let mut req = hyper::Request::post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
+        self.post_to(&self.url, headers, body.to_string()).await
+    }
+
+    pub async fn post_to(&self, url: &str, headers: &[(&str, &str)], body: String) -> Answer {
+        let mut req = hyper::Request::post(url).header("accept", "application/json, text/event-stream");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            req = req.header("content-type", "application/json");
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::from(body.to_string()))).expect("request");
+        let req = req.body(Full::new(Bytes::from(body))).expect("request");
         let resp = self.http.request(req).await.expect("HTTP");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -157,7 +173,15 @@ impl Mcp {
     }
 
     pub async fn get(&self, url: &str) -> Answer {
-        let req = hyper::Request::get(url).body(Full::new(Bytes::new())).expect("request");
+        self.get_with(url, &[]).await
+    }
+
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = hyper::Request::get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::new())).expect("request");
         let resp = self.http.request(req).await.expect("HTTP");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();

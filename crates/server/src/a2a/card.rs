@@ -1,0 +1,141 @@
+//! The agent card (A2A 1.0, with the 0.3 fields older clients read), the predecessor's card, and
+//! the help reply that lists the skills.
+
+use gitops_agent_api::tools::ToolName;
+use serde_json::{Map, Value, json};
+
+use super::routing::{self, Offered, skill_id};
+use crate::registry::Registry;
+
+pub const NAME: &str = "gitops-agent";
+const DESCRIPTION: &str = "Answers questions about a Kubernetes cluster's Flux CD GitOps state: Kustomizations, \
+HelmReleases, sources, Cluster API clusters, events, pod logs (redacted) and policy violations. Send a text \
+question, or a data part {\"skill\": \"<id>\", \"arguments\": {...}}.";
+/// The card's extension that carries each skill's argument schema (A2A skills have no field for it).
+pub const SCHEMA_EXTENSION: &str = "https://gitops-agent.dev/a2a/extensions/skill-arguments/v1";
+
+fn tags(tool: ToolName) -> Vec<&'static str> {
+    let s = tool.as_str();
+    let mut tags = vec!["gitops", "kubernetes"];
+    for (word, tag) in [
+        ("kustomization", "flux"),
+        ("helmrelease", "flux"),
+        ("gitrepositor", "flux"),
+        ("source", "flux"),
+        ("flux", "flux"),
+        ("gitops", "flux"),
+        ("reconcil", "flux"),
+        ("cluster", "cluster-api"),
+        ("machine", "cluster-api"),
+        ("polic", "policy"),
+        ("constraint", "policy"),
+        ("event", "troubleshooting"),
+        ("log", "troubleshooting"),
+        ("debug", "troubleshooting"),
+        ("trace", "troubleshooting"),
+        ("inventory", "flux"),
+        ("context", "kubeconfig"),
+    ] {
+        if s.contains(word) && !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags.push(if tool.is_mutating() { "writes" } else { "read-only" });
+    tags
+}
+
+fn skills(registry: &Registry, with_schema: bool) -> Vec<Value> {
+    registry
+        .offered()
+        .map(|t| {
+            let mut examples = vec![];
+            if let Some(q) = routing::example(t.name) {
+                examples.push(q.to_string());
+            }
+            examples.push(json!({"skill": skill_id(t.name), "arguments": {}}).to_string());
+            let mut skill = json!({
+                "id": skill_id(t.name),
+                "name": t.title,
+                "description": t.description,
+                "tags": tags(t.name),
+                "examples": examples,
+                "inputModes": ["text/plain", "application/json"],
+                "outputModes": ["text/markdown", "application/json"],
+            });
+            if with_schema {
+                skill["inputSchema"] = Value::Object((*t.input_schema).clone());
+            }
+            skill
+        })
+        .collect()
+}
+
+/// `/.well-known/agent-card.json`: exactly the A2A 1.0 card (validators reject unknown fields);
+/// its JSON-RPC interface also answers 0.3 method names, listed as a 0.3 interface.
+pub fn agent_card(registry: &Registry, base_url: &str) -> Value {
+    let base = base_url.trim_end_matches('/');
+    let schemas: Map<String, Value> =
+        registry.offered().map(|t| (skill_id(t.name), Value::Object((*t.input_schema).clone()))).collect();
+    json!({
+        "name": NAME,
+        "description": DESCRIPTION,
+        "version": env!("CARGO_PKG_VERSION"),
+        "provider": {"organization": "gitops-agent", "url": "https://github.com/gitops-agent/gitops-agent"},
+        "supportedInterfaces": [
+            {"url": base, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+            {"url": base, "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
+            {"url": base, "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
+        ],
+        "capabilities": {
+            "streaming": true,
+            "pushNotifications": false,
+            "extendedAgentCard": false,
+            "extensions": [{
+                "uri": SCHEMA_EXTENSION,
+                "description": "JSON Schema of each skill's arguments, by skill id: what a data part's `arguments` must match",
+                "required": false,
+                "params": {"skills": schemas},
+            }],
+        },
+        "defaultInputModes": ["text/plain", "application/json"],
+        "defaultOutputModes": ["text/markdown", "application/json"],
+        "skills": skills(registry, false),
+    })
+}
+
+/// `/.well-known/agent.json`, `/agent.json` and `agent/info`: the predecessor's card, whose
+/// skills carried their input schema; with `preferredTransport`/`protocolVersion` it is also the
+/// card A2A 0.3 clients expect (they read `url`).
+pub fn predecessor_card(registry: &Registry, base_url: &str) -> Value {
+    json!({
+        "name": NAME,
+        "description": DESCRIPTION,
+        "url": base_url,
+        "preferredTransport": "JSONRPC",
+        "protocolVersion": "0.3.0",
+        "version": env!("CARGO_PKG_VERSION"),
+        "capabilities": {"streaming": true, "pushNotifications": false, "stateTransitionHistory": true},
+        "defaultInputModes": ["text/plain", "application/json"],
+        "defaultOutputModes": ["text/markdown", "application/json"],
+        "skills": skills(registry, true),
+    })
+}
+
+/// The reply to a question no skill matched: why, the skills, and an example data part.
+pub fn help(reason: &str, offered: &[Offered]) -> (String, Value) {
+    let mut md = format!(
+        "{reason}\n\nAsk about one of these skills, in words or with a data part:\n\n| skill | example question |\n|---|---|\n"
+    );
+    let mut skills = vec![];
+    for o in offered {
+        let example = routing::example(o.tool).unwrap_or("");
+        md.push_str(&format!("| `{}` | {} |\n", skill_id(o.tool), example));
+        skills.push(json!({"id": skill_id(o.tool), "example": example, "arguments": o.params, "required": o.required}));
+    }
+    let sample =
+        json!({"skill": "list-kustomizations", "arguments": {"namespace": "flux-system", "status_filter": "failed"}});
+    md.push_str(&format!(
+        "\nExample data part: `{sample}` (arguments are the skill's parameters, as in the card's `{SCHEMA_EXTENSION}` extension).\n"
+    ));
+    (md, json!({"reason": reason, "skills": skills, "example": sample}))
+}

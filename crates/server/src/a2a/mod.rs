@@ -1,0 +1,382 @@
+//! A2A (Agent-to-Agent) over the same tool registry as MCP: the agent card, task lifecycle and
+//! store, deterministic skill routing, and three dialects on one port — A2A 1.0 (JSON-RPC and
+//! HTTP+JSON), A2A 0.3 method names, and the Go predecessor's `tasks/create` family.
+
+pub mod card;
+pub mod error;
+mod http;
+pub mod model;
+pub mod routing;
+pub mod store;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gitops_agent_api::tools::ToolName;
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use self::error::A2aError;
+pub use self::http::router;
+use self::model::{Artifact, Dialect, Event, Message, Part, Task, TaskState, new_id};
+use self::routing::{Offered, Route};
+use self::store::{ListQuery, Page, TaskStore};
+use crate::registry::Registry;
+use crate::tools::ToolContext;
+
+/// What the card says about this deployment.
+#[derive(Debug, Clone)]
+pub struct CardSettings {
+    /// Public URL (from `--base-url`); otherwise the URL the request came in on.
+    pub base_url: Option<String>,
+}
+
+/// A task this process runs or holds open (`input-required`): its event feed, which outlives
+/// each run so subscribers see follow-ups, and the cancel switch of the run in progress.
+struct Live {
+    events: broadcast::Sender<Event>,
+    run: Option<CancellationToken>,
+    since: std::time::Instant,
+}
+
+pub struct A2a {
+    registry: Arc<Registry>,
+    ctx: Arc<ToolContext>,
+    store: TaskStore,
+    live: Mutex<HashMap<String, Live>>,
+    pub card: CardSettings,
+    /// How often a subscriber polls the store for a task another replica runs.
+    poll: Duration,
+    /// Tasks left waiting for input longer than this are no longer held open here.
+    hold: Duration,
+}
+
+/// A new message to act on.
+pub struct Send {
+    pub message: Message,
+    pub dialect: Dialect,
+    /// The predecessor's `tasks/create` names the skill and its input outside the message.
+    pub route: Option<Route>,
+    /// The predecessor let clients choose a new task's id.
+    pub task_id: Option<String>,
+}
+
+/// A task that was accepted, with a feed of what happens to it next.
+pub struct Started {
+    pub task: Task,
+    pub events: Option<broadcast::Receiver<Event>>,
+}
+
+impl A2a {
+    pub fn new(registry: Arc<Registry>, ctx: Arc<ToolContext>, store: TaskStore, card: CardSettings) -> A2a {
+        let hold = store.ttl();
+        A2a { registry, ctx, store, live: Mutex::new(HashMap::new()), card, poll: Duration::from_millis(100), hold }
+    }
+
+    fn live(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Live>>, A2aError> {
+        self.live.lock().map_err(|e| A2aError::Internal(e.to_string()))
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn store_kind(&self) -> &'static str {
+        self.store.kind()
+    }
+
+    pub fn offered(&self) -> Vec<Offered> {
+        self.registry
+            .offered()
+            .map(|t| {
+                let strings = |key: &str| -> Vec<String> {
+                    match t.input_schema.get(key) {
+                        Some(Value::Object(p)) => p.keys().cloned().collect(),
+                        Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).map(String::from).collect(),
+                        _ => vec![],
+                    }
+                };
+                Offered { tool: t.name, params: strings("properties"), required: strings("required") }
+            })
+            .collect()
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Task, A2aError> {
+        self.store.get(id).await?.ok_or_else(|| A2aError::TaskNotFound(id.to_string()))
+    }
+
+    pub async fn list(&self, q: &ListQuery) -> Result<Page, A2aError> {
+        self.store.list(q).await
+    }
+
+    /// Accepts a message: a new task, or a follow-up on a task that is not finished.
+    pub async fn send(self: &Arc<Self>, req: Send) -> Result<Started, A2aError> {
+        let offered = self.offered();
+        let mut task = match &req.message.task_id {
+            Some(id) => {
+                let mut task = self.get(id).await?;
+                if let Some(ctx) = &req.message.context_id
+                    && ctx != &task.context_id
+                {
+                    return Err(A2aError::invalid(
+                        "message.contextId",
+                        format!("task `{id}` belongs to context `{}`", task.context_id),
+                    ));
+                }
+                if task.status.state.is_terminal() && req.dialect != Dialect::Legacy {
+                    return Err(A2aError::UnsupportedOperation(format!(
+                        "task `{id}` is {} and takes no more messages; send without taskId to start a new task",
+                        task.status.state.v03_name()
+                    )));
+                }
+                if self.live()?.get(id).is_some_and(|l| l.run.is_some()) {
+                    return Err(A2aError::UnsupportedOperation(format!("task `{id}` is still working on a message")));
+                }
+                let mut m = req.message.clone();
+                m.context_id = Some(task.context_id.clone());
+                // The state moves on to working when the run starts: states never go back.
+                task.history.push(m);
+                task
+            }
+            None => {
+                let context = req.message.context_id.clone().unwrap_or_else(new_id);
+                let mut task = Task::new(context, req.message.clone(), req.dialect);
+                if req.dialect == Dialect::Legacy {
+                    // The predecessor's `tasks/create` metadata belongs to the task.
+                    task.metadata = req.message.metadata.clone();
+                }
+                if let Some(id) = req.task_id {
+                    if self.store.get(&id).await?.is_some() {
+                        return Err(A2aError::invalid("params.id", format!("task `{id}` already exists")));
+                    }
+                    task.history.iter_mut().for_each(|m| m.task_id = Some(id.clone()));
+                    task.id = id;
+                }
+                task
+            }
+        };
+        let waiting = task.pending.take().zip(task.skill.as_deref().and_then(|s| routing::tool_of_skill(s, &offered)));
+        let route = match (req.route, waiting) {
+            (Some(r), _) => r,
+            (None, Some((known, tool))) => routing::follow_up(&req.message, tool, known, &offered)?,
+            (None, None) => routing::route(&req.message, &offered)?,
+        };
+        if let Route::Call { tool, .. } | Route::NeedsInput { tool, .. } = &route {
+            task.skill = Some(routing::skill_id(*tool));
+        }
+        self.store.put(&task).await?;
+        let cancel = CancellationToken::new();
+        let (events, rx) = {
+            let mut live = self.live()?;
+            let hold = self.hold;
+            live.retain(|_, l| l.run.is_some() || l.since.elapsed() < hold);
+            let entry = live.entry(task.id.clone()).or_insert_with(|| Live {
+                events: broadcast::channel(64).0,
+                run: None,
+                since: std::time::Instant::now(),
+            });
+            entry.run = Some(cancel.clone());
+            entry.since = std::time::Instant::now();
+            (entry.events.clone(), entry.events.subscribe())
+        };
+        let span = tracing::info_span!("a2a_task", task = %task.id, skill = task.skill.as_deref().unwrap_or("help"));
+        tokio::spawn(self.clone().run(task.clone(), route, events, cancel).instrument(span));
+        Ok(Started { task, events: Some(rx) })
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        mut task: Task,
+        route: Route,
+        events: broadcast::Sender<Event>,
+        cancel: CancellationToken,
+    ) {
+        task.set_state(TaskState::Working, None);
+        self.publish(&task, &events).await;
+        let (state, message, artifact) = match route {
+            Route::Help { reason } => {
+                let (markdown, data) = card::help(&reason, &self.offered());
+                (TaskState::Completed, None, Some(answer_artifact("help", "Skills this agent offers", markdown, data)))
+            }
+            Route::NeedsInput { tool, arguments, missing } => {
+                let ask = format!(
+                    "`{}` needs {}. Reply on this task with them, in words or as a data part of arguments, e.g. {}.",
+                    routing::skill_id(tool),
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(" and "),
+                    Value::Object(missing.iter().map(|m| (m.clone(), json!("..."))).collect())
+                );
+                task.pending = Some(arguments);
+                (TaskState::InputRequired, Some(ask), None)
+            }
+            Route::Call { tool, arguments } => {
+                let call = self.registry.call(self.ctx.clone(), tool.as_str(), Value::Object(arguments), "a2a");
+                tokio::select! {
+                    result = call => outcome(tool, result),
+                    () = cancel.cancelled() => (TaskState::Canceled, Some("canceled by the client".to_string()), None),
+                }
+            }
+        };
+        if let Some(a) = artifact {
+            task.artifacts.push(a.clone());
+            let _ = events.send(Event::Artifact(a));
+        }
+        let message = message.map(|m| Message::agent(m, &task));
+        task.set_state(state, message);
+        // A replica that does not run the task may have canceled it in the shared store.
+        if let Ok(Some(stored)) = self.store.get(&task.id).await
+            && stored.status.state == TaskState::Canceled
+        {
+            task.status = stored.status;
+        }
+        self.publish(&task, &events).await;
+        if let Ok(mut live) = self.live.lock() {
+            if task.status.state.is_terminal() {
+                live.remove(&task.id);
+            } else if let Some(l) = live.get_mut(&task.id) {
+                l.run = None;
+            }
+        }
+    }
+
+    async fn publish(&self, task: &Task, events: &broadcast::Sender<Event>) {
+        if let Err(e) = self.store.put(task).await {
+            tracing::warn!(error = %e, task = %task.id, "could not save the task");
+        }
+        // No receivers is fine: nobody is streaming this task.
+        let _ = events.send(Event::Status(task.status.clone()));
+    }
+
+    /// Waits until the task is finished (or waits for input) and returns it.
+    pub async fn wait(&self, started: Started) -> Result<Task, A2aError> {
+        let id = started.task.id.clone();
+        if let Some(mut rx) = started.events {
+            loop {
+                match rx.recv().await {
+                    Ok(Event::Status(s)) if s.state.is_terminal() || s.state.is_interrupted() => break,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }
+        self.get(&id).await
+    }
+
+    pub async fn cancel(&self, id: &str) -> Result<Task, A2aError> {
+        let task = self.get(id).await?;
+        if task.status.state.is_terminal() {
+            return Err(A2aError::TaskNotCancelable { id: id.to_string(), state: task.status.state.v03_name() });
+        }
+        let local = self.live()?.get(id).map(|l| (l.run.clone(), l.events.clone()));
+        match local {
+            Some((Some(run), events)) => {
+                let rx = events.subscribe();
+                run.cancel();
+                self.wait(Started { task, events: Some(rx) }).await
+            }
+            // Waiting for input here, or running on another replica: cancel in the store (the
+            // other replica sees it before it saves its result).
+            other => {
+                let mut task = task;
+                task.pending = None;
+                task.set_state(TaskState::Canceled, None);
+                self.store.put(&task).await?;
+                if let Some((_, events)) = other {
+                    let _ = events.send(Event::Status(task.status.clone()));
+                    self.live()?.remove(id);
+                }
+                Ok(task)
+            }
+        }
+    }
+
+    /// The task now, then what happens to it until it finishes. Tasks another replica runs are
+    /// followed through the shared store.
+    pub async fn subscribe(self: &Arc<Self>, id: &str) -> Result<(Task, broadcast::Receiver<Event>), A2aError> {
+        let local =
+            self.live.lock().map_err(|e| A2aError::Internal(e.to_string()))?.get(id).map(|l| l.events.subscribe());
+        let task = self.get(id).await?;
+        if task.status.state.is_terminal() {
+            return Err(A2aError::UnsupportedOperation(format!(
+                "task `{id}` is {}; subscribe only to tasks still running (GetTask reads finished ones)",
+                task.status.state.v03_name()
+            )));
+        }
+        if let Some(rx) = local {
+            return Ok((task, rx));
+        }
+        let (tx, rx) = broadcast::channel(16);
+        let this = self.clone();
+        let mut last = task.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(this.poll).await;
+                let Ok(Some(now)) = this.store.get(&last.id).await else { break };
+                for a in now.artifacts.iter().skip(last.artifacts.len()) {
+                    let _ = tx.send(Event::Artifact(a.clone()));
+                }
+                if now.status != last.status && tx.send(Event::Status(now.status.clone())).is_err() {
+                    break;
+                }
+                if now.status.state.is_terminal() {
+                    break;
+                }
+                last = now;
+            }
+        });
+        Ok((task, rx))
+    }
+}
+
+fn answer_artifact(name: &str, description: &str, markdown: String, data: Value) -> Artifact {
+    Artifact {
+        artifact_id: new_id(),
+        name: Some(name.to_string()),
+        description: Some(description.to_string()),
+        parts: vec![
+            Part::text(markdown).with_media_type("text/markdown"),
+            Part::data(data).with_media_type("application/json"),
+        ],
+    }
+}
+
+type Outcome = (TaskState, Option<String>, Option<Artifact>);
+
+fn outcome(tool: ToolName, result: Result<crate::registry::Answer, crate::registry::ToolError>) -> Outcome {
+    match result {
+        Ok(answer) => {
+            let a = answer_artifact(
+                tool.as_str(),
+                "The tool's answer: markdown for reading, JSON for programs",
+                answer.markdown,
+                answer.data,
+            );
+            (TaskState::Completed, None, Some(a))
+        }
+        // The request was wrong (arguments, a skill this agent does not offer): refused, not failed.
+        Err(e) if e.is_protocol_error() => (TaskState::Rejected, Some(e.to_string()), None),
+        Err(e) => (TaskState::Failed, Some(e.to_string()), None),
+    }
+}
+
+/// The JSON-RPC error a rejected task stands for (blocking sends answer with it).
+pub fn rejection(task: &Task) -> Option<A2aError> {
+    if task.status.state != TaskState::Rejected {
+        return None;
+    }
+    let text = task.status.message.as_ref().and_then(|m| m.texts().next()).unwrap_or("rejected").to_string();
+    let field = text
+        .strip_prefix("invalid argument `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(param, _)| format!("arguments.{param}"))
+        .unwrap_or_else(|| "message".to_string());
+    Some(A2aError::invalid(field, text))
+}
+
+/// A DataPart the help reply shows as an example.
+pub fn example_data_part(skill: &str, arguments: Map<String, Value>) -> Value {
+    json!({"skill": skill, "arguments": arguments})
+}
