@@ -62,6 +62,24 @@ pub async fn start(options: Options) -> Env {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let kubeconfig = dir.join("kubeconfig");
     api.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let agent = try_agent(&kubeconfig, options.extra_args).await.expect("agent server");
+    wait_ready(&agent).await;
+    let mcp = Mcp::new(format!("{}/mcp", agent.url()));
+    Env { api, agent, kubeconfig, mcp, _dir: dir }
+}
+
+/// Another agent (a second replica) on the same API server.
+pub async fn start_agent(env: &Env, extra_args: Vec<String>) -> serve::Running {
+    let agent = try_start_agent(env, extra_args).await.expect("agent server");
+    wait_ready(&agent).await;
+    agent
+}
+
+pub async fn try_start_agent(env: &Env, extra_args: Vec<String>) -> Result<serve::Running, serve::ServeError> {
+    try_agent(&env.kubeconfig, extra_args).await
+}
+
+async fn try_agent(kubeconfig: &Path, extra_args: Vec<String>) -> Result<serve::Running, serve::ServeError> {
     let mut argv: Vec<String> = vec![
         "gitops-agent".into(),
         "serve".into(),
@@ -72,13 +90,10 @@ pub async fn start(options: Options) -> Env {
         format!("--fixed-now={FIXED_NOW}"),
     ];
     // An explicit flag replaces the harness default.
-    argv.retain(|a| !options.extra_args.iter().any(|e| e.split('=').next() == a.split('=').next()));
-    argv.extend(options.extra_args);
+    argv.retain(|a| !extra_args.iter().any(|e| e.split('=').next() == a.split('=').next()));
+    argv.extend(extra_args);
     let args = Cli::parse_from(argv).serve;
-    let agent = serve::start_http(&args, CancellationToken::new()).await.expect("agent server");
-    wait_ready(&agent).await;
-    let mcp = Mcp::new(format!("{}/mcp", agent.url()));
-    Env { api, agent, kubeconfig, mcp, _dir: dir }
+    serve::start_http(&args, CancellationToken::new()).await
 }
 
 #[derive(Parser)]
