@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance lint fmt crds demo tools bench bench-apiserver bench-operator bench-server
+.PHONY: help build test protocol-test conformance chart-test lint fmt crds demo tools bench bench-apiserver bench-operator bench-server
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -11,12 +11,15 @@ help: ## List the targets
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --locked
 
-test: ## Run every test: Rust (unit, golden, integration), MCP protocol tests (Python SDK), MCP conformance suite
+test: ## Run every test: Rust (unit, golden, integration), MCP and A2A SDK clients, MCP conformance suite, Helm charts
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
-	$(MAKE) protocol-test conformance
+	$(MAKE) protocol-test conformance chart-test
 
 protocol-test: build ## The official MCP Python SDK as a client, over Streamable HTTP and stdio
 	scripts/protocol-tests.sh
+
+chart-test: build ## Helm charts with real Helm (helm-python-sdk): lint --strict, every mode, security checklist, schema, kmcp API, goldens, agreement with `gitops-agent-operator render`
+	scripts/chart-tests.sh
 
 conformance: build ## The official MCP conformance suite (2026-07-28, 2025-11-25, 2025-06-18); prints pass counts
 	scripts/mcp-conformance.sh
@@ -28,9 +31,10 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-crds: build ## Regenerate crds/ (and its copy in config/crd/bases/) from the API types
+crds: build ## Regenerate crds/ (and its copies in config/crd/bases/ and the operator chart) from the API types
 	$(OPERATOR) crd > crds/gitopsagents.agents.gitops.dev.yaml
 	cp crds/gitopsagents.agents.gitops.dev.yaml config/crd/bases/
+	cp crds/gitopsagents.agents.gitops.dev.yaml chart/gitops-agent-operator/crds/
 
 demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the example agent; the agent answers MCP calls (Ctrl-C stops)
 	scripts/demo.sh

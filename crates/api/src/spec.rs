@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, SeccompProfile,
-    SecurityContext, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    SecretKeySelector, SecurityContext, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -178,6 +178,9 @@ pub struct GitOpsAgentSpec {
     /// Which tools the agent offers.
     #[serde(default)]
     pub tools: ToolsSpec,
+    /// A2A (Agent-to-Agent) settings.
+    #[serde(default)]
+    pub a2a: A2aSpec,
 }
 
 impl Default for GitOpsAgentSpec {
@@ -214,6 +217,7 @@ impl Default for GitOpsAgentSpec {
             extra_volume_mounts: Vec::new(),
             watch_namespaces: Vec::new(),
             tools: ToolsSpec::default(),
+            a2a: A2aSpec::default(),
         }
     }
 }
@@ -659,6 +663,86 @@ pub struct ToolsSpec {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub disabled: Vec<ToolName>,
+}
+
+/// A2A settings of the agent.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct A2aSpec {
+    /// Where A2A tasks are kept between calls.
+    pub task_store: TaskStoreSpec,
+}
+
+/// The A2A task store. `Memory` keeps tasks in each pod, so with more than one replica the
+/// Service pins each client to one pod (ClientIP session affinity); `Redis` shares them, so any
+/// replica answers `GetTask`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.type != 'Redis' || (has(self.redis) && (has(self.redis.url) != has(self.redis.urlSecretRef)))").message("a2a.taskStore.type Redis needs exactly one of a2a.taskStore.redis.url and a2a.taskStore.redis.urlSecretRef"),
+    validation = Rule::new("self.type == 'Redis' || !has(self.redis)").message("a2a.taskStore.redis is only read when a2a.taskStore.type is Redis"),
+)]
+pub struct TaskStoreSpec {
+    #[serde(rename = "type", default)]
+    pub type_: TaskStoreType,
+    /// Redis connection (type Redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSpec>,
+    /// Most tasks kept; the least recently updated go first.
+    #[schemars(range(min = 1, max = 100000))]
+    #[serde(default = "default_max_tasks")]
+    pub max_tasks: i32,
+    /// Seconds a finished task can be read back.
+    #[schemars(range(min = 60, max = 604800))]
+    #[serde(default = "default_task_ttl_seconds")]
+    pub ttl_seconds: i64,
+}
+
+impl GitOpsAgentSpec {
+    /// More than one pod keeping A2A tasks in memory: clients must stay on one pod.
+    pub fn a2a_needs_session_affinity(&self) -> bool {
+        self.a2a.task_store.type_ == TaskStoreType::Memory && (self.replicas > 1 || self.autoscaling.enabled)
+    }
+}
+
+fn default_max_tasks() -> i32 {
+    1000
+}
+
+fn default_task_ttl_seconds() -> i64 {
+    3600
+}
+
+impl Default for TaskStoreSpec {
+    fn default() -> Self {
+        Self {
+            type_: TaskStoreType::Memory,
+            redis: None,
+            max_tasks: default_max_tasks(),
+            ttl_seconds: default_task_ttl_seconds(),
+        }
+    }
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TaskStoreType {
+    #[default]
+    Memory,
+    Redis,
+}
+
+/// How to reach Redis.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RedisSpec {
+    /// `redis://host:port[/db]`, without credentials (put a URL with a password in a Secret and
+    /// use urlSecretRef).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512), pattern(r"^redis://[^@/\s]+(/[0-9]+)?$"))]
+    pub url: Option<String>,
+    /// A key of a Secret in the agent's namespace holding the whole `redis://` URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_secret_ref: Option<SecretKeySelector>,
 }
 
 fn default_replicas() -> i32 {

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => return run_operator(args),
         Command::Render { file, output, namespace, image_tag } => {
-            render_files(&file, output, &namespace, &OperatorDefaults { image_tag })
+            render_files(&file, output, &namespace, &OperatorDefaults { image_tag, operator_namespace: None })
         }
         Command::Crd { output } => print_crd(output),
     };
@@ -162,6 +162,8 @@ fn run_operator(args: RunArgs) -> ExitCode {
             .unwrap_or_else(|_| "operator".into());
         format!("{host}-{}", std::process::id())
     });
+    // Only a namespace the pod runs in (POD_NAMESPACE) is admitted into agents' NetworkPolicies.
+    let operator_namespace = args.lease_namespace.clone();
     let settings = operator::Settings {
         namespaces: args.namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
         http_addr: args.http_addr,
@@ -173,7 +175,7 @@ fn run_operator(args: RunArgs) -> ExitCode {
             renew_every: std::time::Duration::from_secs((args.lease_seconds / 3).max(1)),
         }),
         verification,
-        defaults: OperatorDefaults { image_tag: args.image_tag },
+        defaults: OperatorDefaults { image_tag: args.image_tag, operator_namespace },
         discovery_interval: std::time::Duration::from_secs(args.discovery_seconds.max(1)),
         resync: std::time::Duration::from_secs(args.resync_seconds.max(1)),
         concurrency: args.concurrency,

@@ -252,7 +252,8 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
         prune(agent, ctx, &desired).await?;
     }
 
-    // 6. Conditions for optional children.
+    // 6. Conditions for optional children, and how A2A tasks are shared.
+    observed.extra.push(status::task_store(agent));
     for (kind, type_) in [
         ("HTTPRoute", "HTTPRouteReady"),
         ("Certificate", "CertificateReady"),

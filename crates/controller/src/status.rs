@@ -2,7 +2,7 @@
 //! optional child and for verification, replicas from the Deployment, URL and endpoints.
 
 use gitops_agent_api::GitOpsAgent;
-use gitops_agent_api::spec::{Endpoints, GitOpsAgentStatus, ServerInfo};
+use gitops_agent_api::spec::{Endpoints, GitOpsAgentStatus, ServerInfo, TaskStoreType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
@@ -121,6 +121,28 @@ pub fn build(agent: &GitOpsAgent, observed: &Observed, now: jiff::Timestamp) -> 
         url: observed.url.clone(),
         endpoints: observed.endpoints.clone(),
         server_info: observed.verified.as_ref().and_then(|v| v.as_ref().ok().cloned()),
+    }
+}
+
+/// Whether any replica answers for any A2A task (`TaskStoreShared`).
+pub fn task_store(agent: &GitOpsAgent) -> Cond {
+    let spec = &agent.spec;
+    match spec.a2a.task_store.type_ {
+        TaskStoreType::Redis => Cond::new(
+            "TaskStoreShared",
+            true,
+            "Redis",
+            "A2A tasks are kept in Redis: every replica answers for every task",
+        ),
+        TaskStoreType::Memory if spec.a2a_needs_session_affinity() => Cond::new(
+            "TaskStoreShared",
+            false,
+            "SessionAffinity",
+            "A2A tasks are kept in each pod's memory, so the Service pins each client to one pod (sessionAffinity: ClientIP); set a2a.taskStore.type: Redis to share tasks across replicas",
+        ),
+        TaskStoreType::Memory => {
+            Cond::new("TaskStoreShared", true, "SingleReplica", "A2A tasks are kept in the memory of the only replica")
+        }
     }
 }
 

@@ -12,7 +12,7 @@ fn root() -> PathBuf {
 fn check_golden(example: &str) {
     let input = root().join("examples").join(format!("{example}.yaml"));
     let text = std::fs::read_to_string(&input).unwrap_or_else(|e| panic!("read {}: {e}", input.display()));
-    let defaults = OperatorDefaults { image_tag: "1.0.0".into() };
+    let defaults = OperatorDefaults { image_tag: "1.0.0".into(), operator_namespace: None };
     let children = render_manifests(&text, "default", &defaults).unwrap_or_else(|e| panic!("{example}: {e}"));
     let rendered = to_yaml(&children).expect("serializes");
     let again = to_yaml(&render_manifests(&text, "default", &defaults).expect("renders")).expect("serializes");

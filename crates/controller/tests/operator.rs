@@ -68,7 +68,7 @@ fn settings(lease: Option<&str>) -> Settings {
             renew_every: Duration::from_millis(300),
         }),
         verification: Verification::Off,
-        defaults: OperatorDefaults { image_tag: "1.0.0".into() },
+        defaults: OperatorDefaults { image_tag: "1.0.0".into(), operator_namespace: None },
         discovery_interval: Duration::from_millis(300),
         resync: Duration::from_millis(500),
         concurrency: 4,
@@ -204,6 +204,9 @@ async fn an_agent_gets_hardened_owned_children_and_becomes_ready() {
     assert_eq!(condition(&ready, "Stalled").map(|c| c.0), Some("False".into()));
     assert_eq!(condition(&ready, "HTTPRouteReady").map(|c| c.0), Some("True".into()));
     assert_eq!(condition(&ready, "Verified").map(|c| c.1), Some("VerificationDisabled".into()));
+    let store = condition(&ready, "TaskStoreShared").expect("task store condition");
+    assert_eq!((store.0.as_str(), store.1.as_str()), ("False", "SessionAffinity"), "two replicas, memory store");
+    assert!(store.2.contains("sessionAffinity: ClientIP"), "{}", store.2);
 }
 
 #[tokio::test]

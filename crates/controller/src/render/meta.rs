@@ -32,6 +32,8 @@ pub struct Context<'a> {
     pub namespace: String,
     pub image: String,
     pub labels: BTreeMap<String, String>,
+    /// The operator's namespace, admitted by the agent's NetworkPolicy so it can verify the agent.
+    pub operator_namespace: Option<String>,
     owner: Option<OwnerReference>,
     agent: &'a GitOpsAgent,
 }
@@ -57,7 +59,8 @@ impl<'a> Context<'a> {
         labels.insert(AGENT_NAMESPACE_LABEL.into(), namespace.clone());
         // An agent read from a file has no uid: its children cannot name an owner yet.
         let owner = agent.metadata.uid.as_ref().and_then(|_| agent.controller_owner_ref(&()));
-        Ok(Self { spec, name, namespace, image, labels, owner, agent })
+        let operator_namespace = defaults.operator_namespace.clone();
+        Ok(Self { spec, name, namespace, image, labels, operator_namespace, owner, agent })
     }
 
     /// Metadata of a namespaced child in the agent's namespace, owned by the agent.

@@ -27,11 +27,13 @@ pub struct OperatorDefaults {
     /// Image tag used when the spec leaves `image.tag` empty: the operator's own version, so an
     /// operator upgrade rolls its agents forward together.
     pub image_tag: String,
+    /// The operator's own namespace: agents' NetworkPolicies let it in to verify them.
+    pub operator_namespace: Option<String>,
 }
 
 impl Default for OperatorDefaults {
     fn default() -> Self {
-        Self { image_tag: env!("CARGO_PKG_VERSION").to_string() }
+        Self { image_tag: env!("CARGO_PKG_VERSION").to_string(), operator_namespace: None }
     }
 }
 

@@ -22,13 +22,15 @@ pub fn network_policy(ctx: &Context) -> Result<Option<NetworkPolicy>, RenderErro
     }
     let spec = ctx.spec;
 
-    // Pods of the agent's own namespace, the namespaces of its Gateways, and whoever the spec names.
+    // Pods of the agent's own namespace, the namespaces of its Gateways and of the operator
+    // (which verifies the agent over MCP and A2A), and whoever the spec names.
     let mut gateway_namespaces: BTreeSet<String> = BTreeSet::new();
     if spec.http_route.enabled {
         for p in &spec.http_route.parent_refs {
             gateway_namespaces.insert(p.namespace.clone().unwrap_or_else(|| ctx.namespace.clone()));
         }
     }
+    gateway_namespaces.extend(ctx.operator_namespace.iter().cloned());
     gateway_namespaces.remove(&ctx.namespace);
     let mut from = vec![NetworkPolicyPeer { pod_selector: Some(LabelSelector::default()), ..Default::default() }];
     if !gateway_namespaces.is_empty() {

@@ -30,6 +30,8 @@ pub fn service(ctx: &Context) -> Service {
             type_: Some(spec.service.type_.as_str().into()),
             selector: Some(ctx.selector()),
             ports: Some(ports),
+            // Tasks kept in one pod's memory are only found by the pod that ran them.
+            session_affinity: ctx.spec.a2a_needs_session_affinity().then(|| "ClientIP".into()),
             ..Default::default()
         }),
         ..Default::default()

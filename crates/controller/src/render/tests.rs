@@ -226,7 +226,7 @@ fn extra_env_replaces_builtins_instead_of_duplicating_them() {
 
 #[test]
 fn the_image_tag_defaults_to_the_operators_version_and_a_digest_pins_it() {
-    let d = OperatorDefaults { image_tag: "2.3.4".into() };
+    let d = OperatorDefaults { image_tag: "2.3.4".into(), operator_namespace: None };
     let image = |spec: Value| {
         let all = render(&agent(spec), &d).expect("renders");
         container(deployment(&all)).image.clone().unwrap_or_default()
@@ -255,4 +255,77 @@ fn render_never_panics_on_a_default_spec_without_metadata() {
     let mut nameless = bare;
     nameless.metadata.name = None;
     assert!(render(&nameless, &OperatorDefaults::default()).is_err());
+}
+
+fn service(children: &[Child]) -> &k8s_openapi::api::core::v1::Service {
+    children
+        .iter()
+        .find_map(|c| match c {
+            Child::Service(s) => Some(s),
+            _ => None,
+        })
+        .expect("a Service")
+}
+
+#[test]
+fn in_memory_a2a_tasks_pin_clients_to_a_pod_only_with_several_replicas() {
+    let affinity = |spec: Value| service(&children(spec)).spec.as_ref().and_then(|s| s.session_affinity.clone());
+    assert_eq!(affinity(json!({})), Some("ClientIP".into()), "two replicas by default");
+    assert_eq!(affinity(json!({"replicas": 1})), None);
+    assert_eq!(affinity(json!({"replicas": 1, "autoscaling": {"enabled": true}})), Some("ClientIP".into()));
+    let redis = json!({"a2a": {"taskStore": {"type": "Redis", "redis": {"url": "redis://redis.cache:6379/2"}}}});
+    assert_eq!(affinity(redis.clone()), None);
+    let all = children(redis);
+    let args = container(deployment(&all)).args.clone().unwrap_or_default();
+    assert!(args.contains(&"--task-store=redis://redis.cache:6379/2".to_string()), "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("--task-max") || a.starts_with("--task-ttl")), "defaults stay implicit");
+}
+
+#[test]
+fn a_redis_url_with_a_password_stays_in_its_secret() {
+    let all = children(json!({"a2a": {"taskStore": {"type": "Redis", "maxTasks": 5000, "ttlSeconds": 600,
+        "redis": {"urlSecretRef": {"name": "redis-url", "key": "url"}}}}}));
+    let c = container(deployment(&all));
+    let env = c.env.clone().unwrap_or_default();
+    let store = env.iter().find(|e| e.name == "GITOPS_AGENT_TASK_STORE").expect("env");
+    let secret = store.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).expect("secretKeyRef");
+    assert_eq!((secret.name.as_str(), secret.key.as_str()), ("redis-url", "url"));
+    let args = c.args.clone().unwrap_or_default();
+    assert!(
+        args.contains(&"--task-max=5000".to_string()) && args.contains(&"--task-ttl-seconds=600".to_string()),
+        "{args:?}"
+    );
+    assert!(!args.iter().any(|a| a.starts_with("--task-store")));
+}
+
+#[test]
+fn bad_task_store_specs_are_refused_with_the_field_named() {
+    for (spec, words) in [
+        (json!({"a2a": {"taskStore": {"type": "Redis"}}}), "exactly one of a2a.taskStore.redis.url"),
+        (json!({"a2a": {"taskStore": {"type": "Memory", "redis": {"url": "redis://r:6379"}}}}), "only read when"),
+        (json!({"a2a": {"taskStore": {"type": "Redis", "redis": {"url": "redis://user:pw@r:6379"}}}}), "url"),
+        (json!({"a2a": {"taskStore": {"ttlSeconds": 5}}}), "ttlSeconds"),
+    ] {
+        let err = admit(&json!({
+            "apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+            "metadata": {"name": "agent", "namespace": "gitops-agent"}, "spec": spec,
+        }))
+        .expect_err("refused");
+        assert!(err.to_string().contains(words), "{spec}: {err}");
+    }
+}
+
+#[test]
+fn the_network_policy_admits_the_operator_that_verifies_the_agent() {
+    let defaults = OperatorDefaults { operator_namespace: Some("gitops-agent-system".into()), ..Default::default() };
+    let all = render(&agent(json!({})), &defaults).expect("renders");
+    let np = all
+        .iter()
+        .find_map(|c| match c {
+            Child::NetworkPolicy(n) => Some(n),
+            _ => None,
+        })
+        .expect("a NetworkPolicy");
+    let text = serde_json::to_string(&np.spec).expect("json");
+    assert!(text.contains("gitops-agent-system"), "{text}");
 }

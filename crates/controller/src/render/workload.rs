@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::RenderError;
 use super::meta::{CONFIG_HASH_ANNOTATION, Context, stable_hash};
-use gitops_agent_api::spec::{default_pod_security_context, default_security_context};
+use gitops_agent_api::spec::{TaskStoreSpec, default_pod_security_context, default_security_context};
 
 pub const CONTAINER_NAME: &str = "agent";
 pub const HTTP_PORT_NAME: &str = "http";
@@ -142,6 +142,17 @@ fn server_args(ctx: &Context) -> Vec<String> {
     if let Some(url) = ctx.public_url() {
         args.push(format!("--base-url={url}"));
     }
+    let store = &spec.a2a.task_store;
+    if let Some(url) = store.redis.as_ref().and_then(|r| r.url.as_ref()) {
+        args.push(format!("--task-store={url}"));
+    }
+    let defaults = TaskStoreSpec::default();
+    if store.max_tasks != defaults.max_tasks {
+        args.push(format!("--task-max={}", store.max_tasks));
+    }
+    if store.ttl_seconds != defaults.ttl_seconds {
+        args.push(format!("--task-ttl-seconds={}", store.ttl_seconds));
+    }
     args
 }
 
@@ -156,6 +167,14 @@ fn builtin_env(ctx: &Context) -> Vec<EnvVar> {
     };
     let value = |name: &str, value: String| EnvVar { name: name.into(), value: Some(value), ..Default::default() };
     let mut env = vec![field("POD_NAME", "metadata.name"), field("POD_NAMESPACE", "metadata.namespace")];
+    // A Redis URL with a password stays in its Secret; the server reads it from the environment.
+    if let Some(secret) = ctx.spec.a2a.task_store.redis.as_ref().and_then(|r| r.url_secret_ref.as_ref()) {
+        env.push(EnvVar {
+            name: "GITOPS_AGENT_TASK_STORE".into(),
+            value_from: Some(EnvVarSource { secret_key_ref: Some(secret.clone()), ..Default::default() }),
+            ..Default::default()
+        });
+    }
     let tracing = &ctx.spec.tracing;
     if let (true, Some(endpoint)) = (tracing.enabled, &tracing.endpoint) {
         env.push(value("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()));
