@@ -5,10 +5,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fake_apiserver::FaultConfig;
+use fake_apiserver::process::KillOnDrop;
 use serde_json::{Value, json};
 
 use common::{Env, Mcp};
@@ -18,7 +19,7 @@ const V1: (&str, &str) = ("a2a-version", "1.0");
 
 /// A throwaway `redis-server` on a free port, stopped on drop.
 struct Redis {
-    child: Child,
+    _child: KillOnDrop,
     port: u16,
     _dir: tempdir::Dir,
 }
@@ -45,9 +46,10 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): install Debian's redis-server package"));
+        let child = KillOnDrop(child);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Redis { child, port, _dir: tempdir::Dir(dir) };
+                return Redis { _child: child, port, _dir: tempdir::Dir(dir) };
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -56,13 +58,6 @@ impl Redis {
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
