@@ -55,7 +55,7 @@ else
 fi
 
 port="${DEMO_AGENT_PORT:-18080}"
-echo "== 6. the agent server: MCP at http://127.0.0.1:$port/mcp (read-only), asked three questions"
+echo "== 6. the agent server: MCP at http://127.0.0.1:$port/mcp and A2A at http://127.0.0.1:$port/ (read-only), asked four questions"
 "$bin/gitops-agent" serve --kubeconfig "$demo/kubeconfig" --bind-address 127.0.0.1 --port "$port" \
     --metrics-port 0 --log-level info >"$demo/agent.log" 2>&1 &
 agent=$!
@@ -71,10 +71,14 @@ ask() {
 ask get_gitops_status '{}'
 ask debug_reconciliation '{"resource_type": "helmrelease", "name": "redis", "namespace": "team-b"}'
 ask trace_object '{"kind": "Pod", "name": "api-7c9d8f6b5-qwz8r", "namespace": "team-b"}'
+echo "-- A2A, in words: which kustomizations are failing in flux-system?"
+scripts/a2a-ask.py "http://127.0.0.1:$port" "which kustomizations are failing in flux-system?" | sed 's/^/   /'
 
 echo
 echo "The cluster and the agent stay up until Ctrl-C. Try:"
 echo "  scripts/mcp-ask.py http://127.0.0.1:$port/mcp list_kustomizations '{\"status_filter\": \"failed\"}'"
+echo "  scripts/a2a-ask.py http://127.0.0.1:$port \"why is helmrelease redis in team-b failing?\""
+echo "  curl -s http://127.0.0.1:$port/.well-known/agent-card.json"
 echo "  npx @modelcontextprotocol/inspector   # connect to http://127.0.0.1:$port/mcp (Streamable HTTP)"
 echo "  export KUBECONFIG=$PWD/$demo/kubeconfig"
 echo "  kubectl get gta,deploy -A; kubectl describe gta gitops-agent -n gitops-agent"
