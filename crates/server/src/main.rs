@@ -30,13 +30,23 @@ enum Command {
     },
 }
 
+/// Writes to stdout; a reader that stops early (`| head`) is not an error.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gitops-agent: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Tools { format: CatalogueFormat::Markdown } => {
-            print!("{}", gitops_agent_server::tools::catalogue_markdown());
-            ExitCode::SUCCESS
-        }
+        Command::Tools { format: CatalogueFormat::Markdown } => emit(&gitops_agent_server::tools::catalogue_markdown()),
         Command::Tools { format: CatalogueFormat::Json } => {
             let list: Vec<serde_json::Value> = gitops_agent_server::tools::all()
                 .iter()
@@ -51,8 +61,7 @@ fn main() -> ExitCode {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
-            ExitCode::SUCCESS
+            emit(&(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"))
         }
         Command::Serve(args) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
