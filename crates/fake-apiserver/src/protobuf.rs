@@ -1,5 +1,6 @@
 //! Just enough of the Kubernetes protobuf encoding to accept what kubectl's typed clients send
-//! for the simple kinds (`kubectl create namespace|configmap|secret|serviceaccount`). Everything
+//! for the simple kinds (`kubectl create namespace|configmap|secret|serviceaccount`) and the
+//! reviews client-go posts in protobuf (SelfSubjectAccessReview, SubjectAccessReview, TokenReview). Everything
 //! else is answered in JSON, which those clients also accept.
 
 use base64::Engine;
@@ -123,6 +124,73 @@ fn object_meta(b: &[u8]) -> Option<Value> {
     Some(Value::Object(m))
 }
 
+/// `ResourceAttributes` / `NonResourceAttributes`: string fields by number.
+fn attributes(b: &[u8], names: &[(u64, &str)]) -> Option<Value> {
+    let mut out = Map::new();
+    for (n, f) in fields(b)? {
+        if let (Some((_, name)), Field::Bytes(x)) = (names.iter().find(|(k, _)| *k == n), f) {
+            out.insert((*name).to_string(), json!(text(x)?));
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// The spec of a (Self)SubjectAccessReview, as `kubectl auth can-i` and client-go send it.
+fn review_spec(b: &[u8]) -> Option<Value> {
+    const RESOURCE: &[(u64, &str)] = &[
+        (1, "namespace"),
+        (2, "verb"),
+        (3, "group"),
+        (4, "version"),
+        (5, "resource"),
+        (6, "subresource"),
+        (7, "name"),
+    ];
+    const NON_RESOURCE: &[(u64, &str)] = &[(1, "path"), (2, "verb")];
+    let mut spec = Map::new();
+    let mut groups = Vec::new();
+    for (n, f) in fields(b)? {
+        match (n, f) {
+            (1, Field::Bytes(x)) => {
+                spec.insert("resourceAttributes".into(), attributes(x, RESOURCE)?);
+            }
+            (2, Field::Bytes(x)) => {
+                spec.insert("nonResourceAttributes".into(), attributes(x, NON_RESOURCE)?);
+            }
+            (3, Field::Bytes(x)) => {
+                spec.insert("user".into(), json!(text(x)?));
+            }
+            (4, Field::Bytes(x)) => groups.push(json!(text(x)?)),
+            (6, Field::Bytes(x)) => {
+                spec.insert("uid".into(), json!(text(x)?));
+            }
+            _ => {}
+        }
+    }
+    if !groups.is_empty() {
+        spec.insert("groups".into(), Value::Array(groups));
+    }
+    Some(Value::Object(spec))
+}
+
+fn token_review_spec(b: &[u8]) -> Option<Value> {
+    let mut spec = Map::new();
+    let mut audiences = Vec::new();
+    for (n, f) in fields(b)? {
+        match (n, f) {
+            (1, Field::Bytes(x)) => {
+                spec.insert("token".into(), json!(text(x)?));
+            }
+            (2, Field::Bytes(x)) => audiences.push(json!(text(x)?)),
+            _ => {}
+        }
+    }
+    if !audiences.is_empty() {
+        spec.insert("audiences".into(), Value::Array(audiences));
+    }
+    Some(Value::Object(spec))
+}
+
 /// Decodes a protobuf request body into the JSON object it stands for; None when the kind (or
 /// the body) is not one this server understands.
 pub fn decode(body: &[u8]) -> Option<Value> {
@@ -174,7 +242,10 @@ pub fn decode(body: &[u8]) -> Option<Value> {
             }
             ("ConfigMap" | "Secret", 4 | 5, Field::Varint(v)) => object["immutable"] = json!(v != 0),
             ("ServiceAccount", 4, Field::Varint(v)) => object["automountServiceAccountToken"] = json!(v != 0),
+            ("SelfSubjectAccessReview" | "SubjectAccessReview", 2, Field::Bytes(x)) => object["spec"] = review_spec(x)?,
+            ("TokenReview", 2, Field::Bytes(x)) => object["spec"] = token_review_spec(x)?,
             ("Namespace" | "ConfigMap" | "Secret" | "ServiceAccount", _, _) => {}
+            ("SelfSubjectAccessReview" | "SubjectAccessReview" | "TokenReview", _, _) => {}
             _ => return None,
         }
     }
@@ -195,6 +266,19 @@ mod tests {
         let mut out = vec![((n << 3) | 2) as u8, bytes.len() as u8];
         out.extend_from_slice(bytes);
         out
+    }
+
+    #[test]
+    fn decodes_an_access_review_as_client_go_sends_it() {
+        let type_meta = [field(1, b"authorization.k8s.io/v1"), field(2, b"SelfSubjectAccessReview")].concat();
+        let attrs = [field(2, b"list"), field(3, b"kustomize.toolkit.fluxcd.io"), field(5, b"kustomizations")].concat();
+        let raw = field(2, &field(1, &attrs));
+        let body = [MAGIC, &field(1, &type_meta), &field(2, &raw)].concat();
+        assert_eq!(
+            decode(&body),
+            Some(json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"verb": "list", "group": "kustomize.toolkit.fluxcd.io", "resource": "kustomizations"}}}))
+        );
     }
 
     #[test]
