@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test lint fmt crds demo tools bench bench-apiserver bench-operator bench-server
+.PHONY: help build test protocol-test conformance chart-test lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the 
 tools: build ## Print the agent's tool catalogue (names, titles, input schemas) as JSON
 	target/debug/gitops-agent tools
 
-bench: bench-apiserver bench-operator bench-server ## Every benchmark (prints figures)
+bench: bench-apiserver bench-operator bench-server bench-versus ## Every benchmark (prints figures)
 
 bench-apiserver: ## Embedded API server: list 10,000 objects, watch events/s (release build)
 	$(CARGO) run --release --locked -p fake-apiserver --bin fake-apiserver-bench
@@ -52,3 +52,6 @@ bench-operator: ## Operator: 100 and 1,000 GitOpsAgents to Ready, requests per a
 
 bench-server: ## Agent server: tool calls/s and p50/p90/p99 over 1,000 and 10,000 Kustomizations at concurrency 1/8/64, RSS, startup
 	$(CARGO) bench --locked -p gitops-agent-server --bench server
+
+bench-versus: ## Ours vs the peer kubernetes-mcp-server (from npm) on the same API server: 100/1,000/10,000 Kustomizations, concurrency 1/8/64; table, JSON and plot in bench/results/
+	scripts/bench-versus.sh

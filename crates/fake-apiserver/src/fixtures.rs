@@ -230,6 +230,18 @@ pub fn scale_objects(scale: Scale) -> Vec<Value> {
                 "status": {"observedGeneration": 1, "conditions": condition(ready, reason, message),
                            "lastAppliedRevision": revision, "lastAttemptedRevision": revision},
             }));
+            if !ready {
+                // What kustomize-controller records about a failing reconciliation.
+                out.push(json!({
+                    "apiVersion": "v1", "kind": "Event",
+                    "metadata": {"name": format!("app-{k:04}.1879c0a1f2e3d4b5"), "namespace": ns},
+                    "involvedObject": {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                                       "name": format!("app-{k:04}"), "namespace": ns},
+                    "type": "Warning", "reason": reason, "message": message, "count": 3,
+                    "source": {"component": "kustomize-controller"},
+                    "firstTimestamp": "2026-11-24T09:40:00Z", "lastTimestamp": "2026-11-24T10:00:00Z",
+                }));
+            }
         }
         for h in 0..scale.helmreleases_per_namespace {
             let i = n * scale.helmreleases_per_namespace + h;

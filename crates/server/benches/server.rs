@@ -8,114 +8,20 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fake_apiserver::fixtures::{self, Scale};
 use fake_apiserver::process::{KillOnDrop, rss_mib};
 use fake_apiserver::{Config, Listen};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::json;
 
-type Http = HttpClient<HttpConnector, Full<Bytes>>;
+// Shared with the versus bench, which opens 2025 sessions instead of stateless calls.
+#[allow(dead_code)]
+mod load;
 
-fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    std::env::var(name)
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|_| default.to_vec())
-}
-
-/// One MCP tools/call in the stateless 2026-07-28 form; returns the response size.
-async fn call(http: &Http, url: &str, tool: &str, args: &Value) -> Result<usize, String> {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args,
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let req = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| e.to_string())?;
-    let resp = http.request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    if !status.is_success() {
-        return Err(format!("HTTP {status}"));
-    }
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-    if v.get("error").is_some() || v["result"]["isError"] == true {
-        return Err(v.to_string());
-    }
-    Ok(bytes.len())
-}
-
-struct Measured {
-    calls: u64,
-    errors: u64,
-    seconds: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    bytes: usize,
-}
-
-async fn measure(http: &Http, url: &str, tool: &str, args: &Value, concurrency: usize, duration: Duration) -> Measured {
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (http, url, tool, args, stop, errors) =
-            (http.clone(), url.to_string(), tool.to_string(), args.clone(), stop.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut bytes = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                match call(&http, &url, &tool, &args).await {
-                    Ok(n) => {
-                        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                        bytes = n;
-                    }
-                    Err(e) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                            eprintln!("{tool}: {e}");
-                        }
-                    }
-                }
-            }
-            (latencies, bytes)
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut bytes = 0;
-    for t in tasks {
-        if let Ok((l, b)) = t.await {
-            all.extend(l);
-            bytes = bytes.max(b);
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    let pct = |p: f64| if all.is_empty() { 0.0 } else { all[((all.len() as f64 * p) as usize).min(all.len() - 1)] };
-    Measured {
-        calls: all.len() as u64,
-        errors: errors.load(Ordering::Relaxed),
-        seconds,
-        p50: pct(0.5),
-        p90: pct(0.9),
-        p99: pct(0.99),
-        bytes,
-    }
-}
+use load::{Session, env_list, measure};
 
 async fn run(
     kustomizations: usize,
@@ -146,7 +52,7 @@ async fn run(
         .spawn()?;
     let pid = child.id();
     let _stop = KillOnDrop(child);
-    let http: Http = HttpClient::builder(TokioExecutor::new()).pool_max_idle_per_host(128).build_http();
+    let http = load::http();
     let base = format!("http://127.0.0.1:{port}");
     let ready_after = loop {
         let req = hyper::Request::get(format!("{base}/readyz")).body(Full::new(Bytes::new()))?;
@@ -173,14 +79,15 @@ async fn run(
     for (tool, args) in &cases {
         for &c in concurrencies {
             let before = running.stats();
-            let m = measure(&http, &url, tool, args, c, duration).await;
+            let open = || async { Ok(Session::stateless(&http, &url)) };
+            let m = measure(open, tool, args, c, duration, Duration::from_secs(10)).await;
             let during = running.stats().since(&before);
             let api: u64 = during.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum();
             let args_text =
                 if args.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { format!(" `{args}`") };
             rows.push(format!(
                 "| {kustomizations} | {tool}{args_text} | {c} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.3} | {:.1} |",
-                m.calls as f64 / m.seconds,
+                m.per_second(),
                 m.p50,
                 m.p90,
                 m.p99,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use clap::{ArgAction, Args, ValueEnum};
 use gitops_agent_api::tools::ToolName;
 use rmcp::ServiceExt;
@@ -194,6 +195,14 @@ async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.to_string(), source })
 }
 
+/// Answers leave at once: without TCP_NODELAY a small response written in two pieces waits for
+/// the client's delayed ACK (about 40 ms per call).
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
+}
+
 async fn task_store(args: &ServeArgs) -> Result<TaskStore, ServeError> {
     let limits =
         StoreLimits { max_tasks: args.task_max.max(1), ttl: Duration::from_secs(args.task_ttl_seconds.max(1)) };
@@ -252,13 +261,14 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         let metrics_server = metrics_listener.map(|l| {
             let stop = stop.clone();
             tokio::spawn(
-                axum::serve(l, http::metrics_router(&metrics_path, health).into_make_service())
+                axum::serve(l.tap_io(no_delay), http::metrics_router(&metrics_path, health).into_make_service())
                     .with_graceful_shutdown(async move { stop.cancelled().await })
                     .into_future(),
             )
         });
         let stopped = stop.clone();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });
+        let server = axum::serve(listener.tap_io(no_delay), app)
+            .with_graceful_shutdown(async move { stopped.cancelled().await });
         let server = tokio::spawn(server.into_future());
         stop.cancelled().await;
         tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");

@@ -1,0 +1,311 @@
+//! `make bench-versus`: gitops-agent against the peer Go MCP server `kubernetes-mcp-server`
+//! (npm package, started in Streamable HTTP mode, read-only) on the same embedded API server,
+//! asked the same questions by the same load generator: every virtual client opens an MCP
+//! session once (2025-06-18 `initialize`), then calls one tool in a loop. For 100, 1,000 and
+//! 10,000 Kustomizations and concurrency 1, 8 and 64 it prints calls/s, p50/p90/p99, errors,
+//! response size, API-server requests per call and RSS, then the ratios ours/peer; it writes the
+//! tables to bench/results/<date>-versus.md and the figures to <date>-versus.json (for the plot).
+//! Asserts nothing.
+//!
+//! Environment: PEER_BIN (the peer's binary; `make bench-versus` installs it from npm),
+//! BENCH_SIZES (default `100,1000,10000`), BENCH_CONCURRENCY (default `1,8,64`), BENCH_SECONDS per
+//! measurement (default 3), BENCH_OUT (default `bench/results`).
+
+// Shared with the server bench, which uses the stateless form.
+#[allow(dead_code)]
+mod load;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_apiserver::fixtures::{self, Scale};
+use fake_apiserver::process::{KillOnDrop, rss_mib};
+use fake_apiserver::{Config, Listen};
+use load::{Http, Session, env_list, measure};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Server {
+    Ours,
+    Peer,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::Ours => "gitops-agent",
+            Server::Peer => "kubernetes-mcp-server",
+        }
+    }
+}
+
+/// One question, as each server is asked it.
+struct Case {
+    label: &'static str,
+    ours: (&'static str, Value),
+    peer: (&'static str, Value),
+}
+
+fn cases() -> Vec<Case> {
+    let ks = |extra: Value| {
+        let mut v = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization"});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    };
+    vec![
+        Case {
+            label: "list Kustomizations, all namespaces",
+            ours: ("list_kustomizations", json!({})),
+            peer: ("resources_list", ks(json!({}))),
+        },
+        Case {
+            label: "list Kustomizations, one namespace",
+            ours: ("list_kustomizations", json!({"namespace": "tenant-000"})),
+            peer: ("resources_list", ks(json!({"namespace": "tenant-000"}))),
+        },
+        Case {
+            label: "get one Kustomization",
+            ours: ("get_kustomization", json!({"name": "app-0009", "namespace": "tenant-000"})),
+            peer: ("resources_get", ks(json!({"name": "app-0009", "namespace": "tenant-000"}))),
+        },
+        Case {
+            label: "events of one namespace",
+            ours: ("get_events", json!({"namespace": "tenant-000"})),
+            peer: ("events_list", json!({"namespace": "tenant-000"})),
+        },
+    ]
+}
+
+struct Row {
+    server: Server,
+    size: usize,
+    case: &'static str,
+    concurrency: usize,
+    per_second: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    errors: u64,
+    kib: f64,
+    api_per_call: f64,
+    rss: f64,
+}
+
+struct Start {
+    server: Server,
+    size: usize,
+    ready: f64,
+    idle: f64,
+    peak: f64,
+}
+
+/// Starts a server process and waits until it answers an MCP `initialize` (and, for ours,
+/// `/readyz`): what a client would call ready.
+async fn spawn(
+    server: Server,
+    kubeconfig: &Path,
+    log: PathBuf,
+    http: &Http,
+) -> Result<(KillOnDrop, u32, String, f64), String> {
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let mut cmd = match server {
+        Server::Ours => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_gitops-agent"));
+            c.args(["serve", "--bind-address=127.0.0.1", "--metrics-port=0", "--log-level=error"])
+                .arg(format!("--port={port}"))
+                .arg(format!("--kubeconfig={}", kubeconfig.display()));
+            c
+        }
+        Server::Peer => {
+            let bin =
+                std::env::var("PEER_BIN").map_err(|_| "PEER_BIN is not set (make bench-versus installs the peer)")?;
+            let mut c = Command::new(bin);
+            c.args(["--bind-address", "127.0.0.1", "--read-only", "--disable-multi-cluster", "--log-level", "0"])
+                .arg("--port")
+                .arg(port.to_string())
+                .arg("--kubeconfig")
+                .arg(kubeconfig);
+            c
+        }
+    };
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", server.name()))?;
+    let pid = child.id();
+    let child = KillOnDrop(child);
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    loop {
+        let ready = match server {
+            Server::Ours => {
+                let req = hyper::Request::get(format!("http://127.0.0.1:{port}/readyz"))
+                    .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+                    .map_err(|e| e.to_string())?;
+                matches!(http.request(req).await, Ok(r) if r.status().is_success())
+                    && Session::open(http, &url).await.is_ok()
+            }
+            Server::Peer => Session::open(http, &url).await.is_ok(),
+        };
+        if ready {
+            return Ok((child, pid, url, started.elapsed().as_secs_f64()));
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!("{} was not ready after 120 s", server.name()));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn run_size(
+    size: usize,
+    concurrencies: &[usize],
+    duration: Duration,
+    rows: &mut Vec<Row>,
+    starts: &mut Vec<Start>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let api = fake_apiserver::start(Config::default(), Listen::default()).await?;
+    fixtures::load_crds(&api.server, &root.join("examples/fixtures/crds"))?;
+    let namespaces = (size / 100).clamp(10, 100);
+    let scale = Scale { namespaces, kustomizations_per_namespace: size / namespaces, helmreleases_per_namespace: 5 };
+    fixtures::load_scale(&api.server, scale).map_err(|e| format!("generating the estate: {e:?}"))?;
+    let dir = std::env::temp_dir().join(format!("versus-bench-{}-{size}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig)?;
+    let http = load::http();
+    for server in [Server::Ours, Server::Peer] {
+        let (child, pid, url, ready) =
+            spawn(server, &kubeconfig, dir.join(format!("{}.log", server.name())), &http).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = rss_mib(pid);
+        let mut peak = idle;
+        for case in cases() {
+            let (tool, args) = if server == Server::Ours { &case.ours } else { &case.peer };
+            for &c in concurrencies {
+                let before = api.stats();
+                let open = || Session::open(&http, &url);
+                let m = measure(open, tool, args, c, duration, Duration::from_secs(15)).await;
+                let during = api.stats().since(&before);
+                let requests: u64 =
+                    during.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum();
+                let rss = rss_mib(pid);
+                peak = peak.max(rss);
+                rows.push(Row {
+                    server,
+                    size,
+                    case: case.label,
+                    concurrency: c,
+                    per_second: m.per_second(),
+                    p50: m.p50,
+                    p90: m.p90,
+                    p99: m.p99,
+                    errors: m.errors,
+                    kib: m.bytes as f64 / 1024.0,
+                    api_per_call: requests as f64 / m.calls.max(1) as f64,
+                    rss,
+                });
+            }
+        }
+        starts.push(Start { server, size, ready, idle, peak });
+        drop(child);
+    }
+    Ok(())
+}
+
+fn tables(rows: &[Row], starts: &[Start]) -> String {
+    let mut out = String::new();
+    out.push_str("| server | Kustomizations | seconds to ready | RSS MiB idle | RSS MiB peak under load |\n|---|---|---|---|---|\n");
+    for s in starts {
+        out.push_str(&format!(
+            "| {} | {} | {:.2} | {:.1} | {:.1} |\n",
+            s.server.name(),
+            s.size,
+            s.ready,
+            s.idle,
+            s.peak
+        ));
+    }
+    out.push_str("\n| server | Kustomizations | question | concurrency | calls/s | p50 ms | p90 ms | p99 ms | errors | response KiB | API requests per call | RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.2} | {:.1} |\n",
+            r.server.name(),
+            r.size,
+            r.case,
+            r.concurrency,
+            r.per_second,
+            r.p50,
+            r.p90,
+            r.p99,
+            r.errors,
+            r.kib,
+            r.api_per_call,
+            r.rss
+        ));
+    }
+    out.push_str("\nRatios, ours / peer (throughput: higher is better for us; p99 ours vs p50 peer: below 1 means our slowest calls beat the peer's median):\n\n| Kustomizations | question | concurrency | throughput ×  | p99 ours ÷ p50 peer | response size ours ÷ peer |\n|---|---|---|---|---|---|\n");
+    for ours in rows.iter().filter(|r| r.server == Server::Ours) {
+        if let Some(peer) = rows.iter().find(|p| {
+            p.server == Server::Peer && p.size == ours.size && p.case == ours.case && p.concurrency == ours.concurrency
+        }) {
+            let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.1}", a / b) } else { "n/a".into() };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                ours.size,
+                ours.case,
+                ours.concurrency,
+                ratio(ours.per_second, peer.per_second),
+                if peer.p50 > 0.0 { format!("{:.3}", ours.p99 / peer.p50) } else { "n/a".into() },
+                ratio(ours.kib, peer.kib),
+            ));
+        }
+    }
+    out
+}
+
+fn figures(rows: &[Row]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({"server": r.server.name(), "size": r.size, "case": r.case, "concurrency": r.concurrency,
+                    "callsPerSecond": r.per_second, "p50": r.p50, "p90": r.p90, "p99": r.p99, "errors": r.errors,
+                    "responseKiB": r.kib, "apiRequestsPerCall": r.api_per_call, "rssMiB": r.rss})
+            })
+            .collect(),
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let sizes = env_list("BENCH_SIZES", &[100, 1000, 10000]);
+    let concurrencies = env_list("BENCH_CONCURRENCY", &[1, 8, 64]);
+    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let out_dir = std::env::var("BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results"));
+    let mut rows = Vec::new();
+    let mut starts = Vec::new();
+    for size in sizes {
+        eprintln!("versus: {size} Kustomizations");
+        run_size(size, &concurrencies, Duration::from_secs(seconds), &mut rows, &mut starts).await?;
+    }
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    let report = format!(
+        "## gitops-agent vs kubernetes-mcp-server ({date}, {cpus} CPUs, release build, one embedded API server over HTTPS in the bench process; {seconds} s per measurement)\n\n{}",
+        tables(&rows, &starts)
+    );
+    println!("{report}");
+    std::fs::create_dir_all(&out_dir)?;
+    std::fs::write(out_dir.join(format!("{date}-versus.md")), &report)?;
+    std::fs::write(out_dir.join(format!("{date}-versus.json")), serde_json::to_string_pretty(&figures(&rows))?)?;
+    eprintln!("wrote {}", out_dir.join(format!("{date}-versus.md")).display());
+    Ok(())
+}
