@@ -77,7 +77,10 @@ fn text_message(text: &str) -> Value {
 async fn agent_cards_list_one_skill_per_offered_tool() {
     let env = common::start(common::Options { fixtures: true, ..Default::default() }).await;
     let a2a = A2a::new(&env);
-    let card = a2a.rest_get("/.well-known/agent-card.json", &[]).await.json();
+    let answer = a2a.rest_get("/.well-known/agent-card.json", &[]).await;
+    let etag = answer.headers["etag"].to_str().expect("etag").to_string();
+    assert_eq!(a2a.rest_get("/.well-known/agent-card.json", &[("if-none-match", &etag)]).await.status, 304);
+    let card = answer.json();
     let offered: Vec<String> = gitops_agent_api::tools::ToolName::ALL
         .iter()
         .filter(|t| !t.is_mutating())
@@ -242,7 +245,7 @@ async fn tasks_are_listed_canceled_and_subscribed_to() {
     let help = &help["result"];
     assert_eq!(help["status"]["state"], "TASK_STATE_COMPLETED");
     assert!(help["artifacts"][0]["parts"][0]["text"].as_str().is_some_and(|t| t.contains("list-kustomizations")));
-    assert_eq!(help["artifacts"][0]["parts"][1]["data"]["example"]["skill"], "list-kustomizations");
+    assert_eq!(help["artifacts"][0]["parts"][1]["data"]["example"]["skill"], "get-kustomization");
 
     let page = a2a.rpc(&[V1], "ListTasks", json!({"contextId": "ctx-1", "pageSize": 2})).await;
     let page = &page["result"];

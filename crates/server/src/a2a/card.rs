@@ -132,8 +132,7 @@ pub fn help(reason: &str, offered: &[Offered]) -> (String, Value) {
         md.push_str(&format!("| `{}` | {} |\n", skill_id(o.tool), example));
         skills.push(json!({"id": skill_id(o.tool), "example": example, "arguments": o.params, "required": o.required}));
     }
-    let sample =
-        json!({"skill": "list-kustomizations", "arguments": {"namespace": "flux-system", "status_filter": "failed"}});
+    let sample = json!({"skill": "get-kustomization", "arguments": {"name": "apps", "namespace": "flux-system"}});
     md.push_str(&format!(
         "\nExample data part: `{sample}` (arguments are the skill's parameters, as in the card's `{SCHEMA_EXTENSION}` extension).\n"
     ));

@@ -54,8 +54,20 @@ fn base_url(a2a: &A2a, headers: &HeaderMap) -> String {
 }
 
 async fn agent_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response {
-    let card = card::agent_card(a2a.registry(), &base_url(&a2a, &headers));
-    ([(header::CACHE_CONTROL, "max-age=300")], axum::Json(card)).into_response()
+    let card = card::agent_card(a2a.registry(), &base_url(&a2a, &headers)).to_string();
+    // The same binary and settings give the same card, so replicas agree on the tag.
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&card, &mut hasher);
+    let etag = format!("\"{:016x}\"", std::hash::Hasher::finish(&hasher));
+    let cache = [(header::CACHE_CONTROL, "max-age=300".to_string()), (header::ETAG, etag.clone())];
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (cache, [(header::CONTENT_TYPE, "application/json")], card).into_response()
 }
 
 async fn predecessor_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response {
