@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::a2a::A2a;
 use crate::cache::Cache;
+use crate::limits::{self, LimitSettings, Limiter};
 use crate::mcp::McpHandler;
 use crate::metrics::{KindLabels, Metrics};
 
@@ -156,6 +157,11 @@ async fn metrics(State(h): State<Health>) -> impl IntoResponse {
 pub struct HttpSettings {
     pub policy: HostPolicy,
     pub max_body_bytes: usize,
+    pub limits: LimitSettings,
+    /// MCP sessions open at once.
+    pub max_sessions: usize,
+    /// Idle MCP sessions are closed after this long.
+    pub idle: Duration,
     /// Serve `/metrics` on this router too (when the metrics port is the main port).
     pub metrics_path: Option<String>,
 }
@@ -173,13 +179,19 @@ pub fn router(
         .with_json_response(true)
         .with_max_request_body_bytes(settings.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(settings.idle);
+    let sessions = Arc::new(sessions);
     let service: StreamableHttpService<McpHandler, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(handler.clone()), LocalSessionManager::default().into(), config);
+        StreamableHttpService::new(move || Ok(handler.clone()), sessions.clone(), config);
     let policy = Arc::new(settings.policy);
-    let guarded = Router::new()
+    let mcp = Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(SessionCap { sessions, max: settings.max_sessions }, cap_sessions));
+    let guarded = mcp
         .merge(crate::a2a::router(a2a))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(Limiter::new(settings.limits), limits::limit))
         .layer(middleware::from_fn_with_state(policy, guard));
     let mut app = Router::new()
         .route("/health", get(health))
@@ -191,6 +203,39 @@ pub fn router(
         app = app.merge(metrics_router(&path, health_state.clone()));
     }
     app.layer(middleware::from_fn_with_state(health_state.metrics, count))
+}
+
+#[derive(Clone)]
+struct SessionCap {
+    sessions: Arc<LocalSessionManager>,
+    max: usize,
+}
+
+/// Refuses a new MCP session (an `initialize` outside a session) once `max` are open. Stateless
+/// 2026-07-28 requests open none and pass.
+async fn cap_sessions(State(cap): State<SessionCap>, request: Request, next: Next) -> Response {
+    let opens_session = request.method() == axum::http::Method::POST
+        && !request.headers().contains_key("mcp-session-id")
+        && cap.sessions.sessions.read().await.len() >= cap.max;
+    if !opens_session {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+    };
+    let is_initialize = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .is_some_and(|v| v.get("method").and_then(|m| m.as_str()) == Some("initialize"));
+    if is_initialize {
+        tracing::warn!(max = cap.max, "refused: too many MCP sessions open");
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000,
+            "message": format!("Too many requests: {} MCP sessions are open, the most this server keeps; retry later, or use the stateless 2026-07-28 protocol", cap.max)}});
+        let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        return resp;
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 
 /// The metrics port's router.

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod contexts;
 pub mod http;
 pub mod kinds;
+pub mod limits;
 pub mod markdown;
 pub mod mcp;
 pub mod metrics;

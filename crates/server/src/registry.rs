@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gitops_agent_api::tools::ToolName;
 use schemars::JsonSchema;
@@ -43,6 +43,10 @@ pub enum ToolError {
     Refused(String),
     #[error("Kubernetes API request failed: {0}")]
     Api(#[from] kube::Error),
+    #[error(
+        "tool `{tool}` did not answer within {seconds} s (the cluster API may be slow or unreachable); try again, or narrow the question"
+    )]
+    Timeout { tool: String, seconds: u64 },
 }
 
 impl ToolError {
@@ -194,11 +198,18 @@ pub struct Registry {
     tools: Vec<Tool>,
     selection: Selection,
     metrics: Arc<Metrics>,
+    /// Longest a call may run (it is abandoned after that and answers with an error).
+    timeout: Duration,
 }
 
 impl Registry {
     pub fn new(tools: Vec<Tool>, selection: Selection, metrics: Arc<Metrics>) -> Self {
-        Self { tools, selection, metrics }
+        Self { tools, selection, metrics, timeout: Duration::from_secs(30) }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The tools offered, in a fixed order (clients may cache `tools/list`).
@@ -239,7 +250,11 @@ impl Registry {
         }
         let span = tracing::info_span!("tool", tool = tool.name.as_str(), protocol, outcome = tracing::field::Empty);
         let started = Instant::now();
-        let result = (tool.handler)(ctx, args).instrument(span.clone()).await;
+        let result = match tokio::time::timeout(self.timeout, (tool.handler)(ctx, args).instrument(span.clone())).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(ToolError::Timeout { tool: tool.name.as_str().to_string(), seconds: self.timeout.as_secs() }),
+        };
         let seconds = started.elapsed().as_secs_f64();
         let outcome = match &result {
             Ok(_) => "success",

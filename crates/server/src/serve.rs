@@ -17,6 +17,7 @@ use crate::a2a::{A2a, CardSettings};
 use crate::cache::Cache;
 use crate::cluster::{self, ClusterError};
 use crate::http::{self, Health, HostPolicy, HttpSettings};
+use crate::limits::LimitSettings;
 use crate::mcp::McpHandler;
 use crate::metrics::Metrics;
 use crate::registry::{Registry, Selection};
@@ -87,6 +88,28 @@ pub struct ServeArgs {
     /// How long in-flight requests may run after SIGTERM.
     #[arg(long, default_value_t = 20, env = "GITOPS_AGENT_SHUTDOWN_SECONDS")]
     pub shutdown_seconds: u64,
+    /// Longest a tool call may run, API requests included; then it answers with an error.
+    #[arg(long, default_value_t = 30, env = "GITOPS_AGENT_TOOL_TIMEOUT_SECONDS")]
+    pub tool_timeout_seconds: u64,
+    /// Requests in flight at once over all clients (0: no limit); more get 429.
+    #[arg(long, default_value_t = 256, env = "GITOPS_AGENT_MAX_IN_FLIGHT")]
+    pub max_in_flight: usize,
+    /// Requests in flight at once per client (0: no limit); more get 429.
+    #[arg(long, default_value_t = 32, env = "GITOPS_AGENT_MAX_IN_FLIGHT_PER_CLIENT")]
+    pub max_in_flight_per_client: u32,
+    /// Sustained requests per second per client, bursts of twice that (0: no limit); more get 429.
+    #[arg(long, default_value_t = 50.0, env = "GITOPS_AGENT_RATE_LIMIT_PER_CLIENT")]
+    pub rate_limit_per_client: f64,
+    /// Header naming the client's address, set by a trusted Gateway (e.g. X-Forwarded-For);
+    /// default: the peer address.
+    #[arg(long, env = "GITOPS_AGENT_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// MCP sessions (2025 clients) open at once; more `initialize` calls get 429.
+    #[arg(long, default_value_t = 1000, env = "GITOPS_AGENT_MAX_SESSIONS")]
+    pub max_sessions: usize,
+    /// An MCP session or A2A stream with no traffic for this long is closed.
+    #[arg(long, default_value_t = 300, env = "GITOPS_AGENT_IDLE_SECONDS")]
+    pub idle_seconds: u64,
     /// Where A2A tasks are kept: `memory` (this replica only) or `redis://host:6379[/db]`, shared
     /// by every replica so any of them answers GetTask.
     #[arg(long, default_value = "memory", env = "GITOPS_AGENT_TASK_STORE")]
@@ -154,7 +177,10 @@ impl Agent {
         }
         let refresh = cache.spawn_refresh(Duration::from_secs(args.discovery_seconds.max(1)));
         let selection = Selection { read_only: args.read_only, enabled: args.tools.clone(), disabled: vec![] };
-        let registry = Arc::new(Registry::new(tools::all(), selection, metrics.clone()));
+        let registry = Arc::new(
+            Registry::new(tools::all(), selection, metrics.clone())
+                .with_timeout(Duration::from_secs(args.tool_timeout_seconds.max(1))),
+        );
         let ctx = Arc::new(ToolContext {
             cache: cache.clone(),
             client: cluster.client,
@@ -233,6 +259,14 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         policy: HostPolicy { allowed_hosts, allowed_origins: args.allowed_origins.clone() },
         max_body_bytes: args.max_body_bytes,
         metrics_path: same_port.then(|| args.metrics_path.clone()),
+        limits: LimitSettings {
+            max_in_flight: args.max_in_flight,
+            max_in_flight_per_client: args.max_in_flight_per_client,
+            rate_per_client: args.rate_limit_per_client.max(0.0),
+            client_ip_header: args.client_ip_header.clone(),
+        },
+        max_sessions: args.max_sessions,
+        idle: Duration::from_secs(args.idle_seconds.max(1)),
     };
     let listener = bind(&format!("{}:{}", args.bind_address, args.port)).await?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
@@ -241,6 +275,7 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         agent.ctx.clone(),
         task_store(args).await?,
         CardSettings { base_url: args.base_url.clone() },
+        Duration::from_secs(args.idle_seconds.max(1)),
     ));
     let app = http::router(agent.mcp_handler(), a2a.clone(), health.clone(), settings, shutdown.clone());
     let metrics_listener = if args.metrics_port != 0 && !same_port {

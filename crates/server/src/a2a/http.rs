@@ -252,7 +252,7 @@ async fn dispatch(
         Op::Stream => {
             let d = dialect.unwrap_or(Dialect::V03);
             let (started, view) = start(a2a, params, d, "params").await?;
-            Ok(sse(stream(started.task, started.events, d, view, Some(id.clone()), Until::Pause)))
+            Ok(sse(stream(started.task, started.events, d, view, Some(id.clone()), Until::Pause, a2a.stream_idle)))
         }
         Op::Get => {
             let (task_id, view) = get_params(params)?;
@@ -268,7 +268,7 @@ async fn dispatch(
             let task_id = required_string(params, "id", "params")?;
             let (task, rx) = a2a.subscribe(&task_id).await?;
             let d = dialect.unwrap_or(Dialect::V03);
-            Ok(sse(stream(task, Some(rx), d, View::FULL, Some(id.clone()), Until::End)))
+            Ok(sse(stream(task, Some(rx), d, View::FULL, Some(id.clone()), Until::End, a2a.stream_idle)))
         }
         Op::List => {
             let q = list_query(params)?;
@@ -525,6 +525,7 @@ fn stream(
     view: View,
     rpc_id: Option<Value>,
     until: Until,
+    idle: std::time::Duration,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
     let wrap = move |v: Value| -> Result<SseEvent, Infallible> {
         let v = match &rpc_id {
@@ -540,7 +541,9 @@ fn stream(
         }
         let Some(mut rx) = events else { return };
         loop {
-            match rx.recv().await {
+            // A task waiting for input may wait for ever; its subscribers do not.
+            let Ok(next) = tokio::time::timeout(idle, rx.recv()).await else { break };
+            match next {
                 Ok(e) => {
                     let last = matches!(&e, Event::Status(s)
                         if s.state.is_terminal() || (until == Until::Pause && s.state.is_interrupted()));
@@ -613,7 +616,7 @@ async fn rest_stream(
         let d = rest_dialect(&headers, q.as_deref())?;
         let params = rest_body(&headers, body)?;
         let (started, view) = start(&a2a, &params, d, "body").await?;
-        Ok::<_, A2aError>(sse(stream(started.task, started.events, d, view, None, Until::Pause)))
+        Ok::<_, A2aError>(sse(stream(started.task, started.events, d, view, None, Until::Pause, a2a.stream_idle)))
     };
     run.await.unwrap_or_else(|e| rest_error(&e))
 }
@@ -656,7 +659,7 @@ async fn rest_task_action(
             Some((id, "cancel")) => Ok(rest_ok(wire::task(&a2a.cancel(id).await?, d, View::FULL))),
             Some((id, "subscribe")) => {
                 let (task, rx) = a2a.subscribe(id).await?;
-                Ok(sse(stream(task, Some(rx), d, View::FULL, None, Until::End)))
+                Ok(sse(stream(task, Some(rx), d, View::FULL, None, Until::End, a2a.stream_idle)))
             }
             _ => Err(A2aError::MethodNotFound(format!("POST /tasks/{}", crate::validate::sanitize(&task)))),
         }

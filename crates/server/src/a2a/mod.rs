@@ -53,6 +53,8 @@ pub struct A2a {
     poll: Duration,
     /// Tasks left waiting for input longer than this are no longer held open here.
     hold: Duration,
+    /// A stream that carried nothing for this long is closed.
+    pub stream_idle: Duration,
 }
 
 /// A new message to act on.
@@ -72,9 +74,16 @@ pub struct Started {
 }
 
 impl A2a {
-    pub fn new(registry: Arc<Registry>, ctx: Arc<ToolContext>, store: TaskStore, card: CardSettings) -> A2a {
+    pub fn new(
+        registry: Arc<Registry>,
+        ctx: Arc<ToolContext>,
+        store: TaskStore,
+        card: CardSettings,
+        stream_idle: Duration,
+    ) -> A2a {
         let hold = store.ttl();
-        A2a { registry, ctx, store, live: Mutex::new(HashMap::new()), card, poll: Duration::from_millis(100), hold }
+        let live = Mutex::new(HashMap::new());
+        A2a { registry, ctx, store, live, card, poll: Duration::from_millis(100), hold, stream_idle }
     }
 
     fn live(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Live>>, A2aError> {
