@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
+.PHONY: help build test protocol-test conformance chart-test e2e lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ chart-test: build ## Helm charts with real Helm (helm-python-sdk): lint --strict
 
 conformance: build ## The official MCP conformance suite (2026-07-28, 2025-11-25, 2025-06-18); prints pass counts
 	scripts/mcp-conformance.sh
+
+e2e: ## End-to-end suite against the cluster KUBECONFIG names (kind in daily runs); skips with a message when none is reachable
+	tests/e2e/run.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
