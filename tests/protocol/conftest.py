@@ -1,0 +1,204 @@
+"""Shared by the protocol tests: one fake API server and one gitops-agent for the whole session.
+
+The session-scoped `servers` fixture starts the embedded Kubernetes API server (`fake-apiserver`)
+with the Flux fixtures of examples/fixtures, then `gitops-agent serve` against it over HTTP, which
+serves MCP at /mcp and A2A at / (JSON-RPC), /message:send ... (HTTP+JSON) and
+/.well-known/agent-card.json. test_mcp_client.py (the MCP Python SDK) and test_a2a_client.py (the
+A2A Python and JavaScript SDKs) are clients of that one agent.
+
+Binaries: $GITOPS_AGENT_BIN and $FAKE_APISERVER_BIN, by default target/debug/gitops-agent and
+target/debug/fake-apiserver under the repository root (build them with `cargo build --workspace`).
+Run with scripts/protocol-tests.sh.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The agent's clock for ages and durations in answers, so that they match the fixtures.
+FIXED_NOW = "2026-11-24T10:30:00Z"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
+
+def _binary(env_var: str, default: str) -> Path:
+    path = Path(os.environ.get(env_var) or default)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"{path} is not an executable file: build it with `cargo build --workspace` "
+            f"or point ${env_var} at it",
+            pytrace=False,
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file, for failure messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _kubeconfig_endpoint(kubeconfig: Path) -> tuple[str, ssl.SSLContext | None] | None:
+    """The API server URL and a TLS context trusting its CA, once the kubeconfig is complete."""
+    try:
+        text = kubeconfig.read_text()
+    except OSError:
+        return None
+    server = re.search(r"^\s*server:\s*(\S+)\s*$", text, re.MULTILINE)
+    if not server or not re.search(r"^current-context:", text, re.MULTILINE):
+        return None  # not written completely yet
+    url = server.group(1).strip("'\"")
+    if not url.startswith("https://"):
+        return url, None
+    ca = re.search(r"^\s*certificate-authority-data:\s*(\S+)\s*$", text, re.MULTILINE)
+    if not ca:
+        return None
+    context = ssl.create_default_context(cadata=base64.b64decode(ca.group(1)).decode())
+    return url, context
+
+
+def _http_status(url: str, context: ssl.SSLContext | None = None) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_until(what: str, proc: subprocess.Popen[bytes], log: Path, ready, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode} before it was ready:\n{tail(log)}", pytrace=False)
+        if ready():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} was not ready after {timeout:.0f}s:\n{tail(log)}", pytrace=False)
+
+
+@dataclass
+class Servers:
+    agent_bin: Path
+    kubeconfig: Path
+    # MCP Streamable HTTP endpoint: http://127.0.0.1:PORT/mcp
+    mcp_url: str
+    workdir: Path
+    # The agent's base URL, http://127.0.0.1:PORT: A2A clients fetch the card below it and the
+    # card's interfaces point back at it.
+    base_url: str
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    agent_bin = _binary("GITOPS_AGENT_BIN", "target/debug/gitops-agent")
+    apiserver_bin = _binary("FAKE_APISERVER_BIN", "target/debug/fake-apiserver")
+    workdir = tmp_path_factory.mktemp("protocol")
+    kubeconfig = workdir / "kubeconfig"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        api_log = workdir / "fake-apiserver.log"
+        with api_log.open("wb") as out:
+            apiserver = subprocess.Popen(
+                [str(apiserver_bin), "--fixtures", "examples/fixtures", "--kubeconfig", str(kubeconfig)],
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        procs.append(apiserver)
+
+        def apiserver_ready() -> bool:
+            endpoint = _kubeconfig_endpoint(kubeconfig)
+            return endpoint is not None and _http_status(endpoint[0] + "/readyz", endpoint[1]) == 200
+
+        _wait_until("fake-apiserver", apiserver, api_log, apiserver_ready, timeout=60)
+
+        # A port picked here can be taken before the agent binds it: try a few.
+        for attempt in range(3):
+            port = _free_port()
+            agent_log = workdir / f"gitops-agent-{attempt}.log"
+            with agent_log.open("wb") as out:
+                agent = subprocess.Popen(
+                    [
+                        str(agent_bin), "serve",
+                        "--kubeconfig", str(kubeconfig),
+                        "--bind-address", "127.0.0.1",
+                        "--port", str(port),
+                        "--metrics-port", "0",
+                        "--fixed-now", FIXED_NOW,
+                        "--log-format", "text",
+                    ],
+                    cwd=REPO_ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "NO_COLOR": "1"},
+                )
+            procs.append(agent)
+            # The process must be alive as well as answering: another listener on the same port
+            # would otherwise pass for ours.
+            readyz = f"http://127.0.0.1:{port}/readyz"
+            try:
+                _wait_until("gitops-agent", agent, agent_log, lambda: _http_status(readyz) == 200, timeout=90)
+                break
+            except pytest.fail.Exception:
+                if agent.poll() is not None and "Address already in use" in tail(agent_log) and attempt < 2:
+                    continue
+                raise
+        base_url = f"http://127.0.0.1:{port}"
+        yield Servers(
+            agent_bin=agent_bin,
+            kubeconfig=kubeconfig,
+            mcp_url=f"{base_url}/mcp",
+            workdir=workdir,
+            base_url=base_url,
+        )
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
