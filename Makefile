@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test e2e lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
+.PHONY: help build test protocol-test conformance chart-test examples-test image e2e lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -11,9 +11,9 @@ help: ## List the targets
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --locked
 
-test: ## Run every test: Rust (unit, golden, integration), MCP and A2A SDK clients, MCP conformance suite, Helm charts
+test: ## Run every test: Rust (unit, golden, integration, properties), MCP and A2A SDK clients, MCP conformance suite, Helm charts, Flux examples
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
-	$(MAKE) protocol-test conformance chart-test
+	$(MAKE) protocol-test conformance chart-test examples-test
 
 protocol-test: build ## The official MCP Python SDK as a client, over Streamable HTTP and stdio
 	scripts/protocol-tests.sh
@@ -23,6 +23,12 @@ chart-test: build ## Helm charts with real Helm (helm-python-sdk): lint --strict
 
 conformance: build ## The official MCP conformance suite (2026-07-28, 2025-11-25, 2025-06-18); prints pass counts
 	scripts/mcp-conformance.sh
+
+examples-test: build ## Flux layout in examples/flux: kustomize builds, Flux API, HelmRelease values vs the charts, applied to the embedded API server, operator turns every agent Ready
+	scripts/examples-tests.sh
+
+image: ## Container images gitops-agent and gitops-agent-operator with docker or podman (exits 2 when neither is usable)
+	scripts/image.sh
 
 e2e: ## End-to-end suite against the cluster KUBECONFIG names (kind in daily runs); skips with a message when none is reachable
 	tests/e2e/run.sh
