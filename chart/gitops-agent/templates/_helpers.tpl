@@ -400,6 +400,15 @@ podAntiAffinity:
 {{- end -}}
 
 {{/* The port of an OTLP endpoint URL: explicit, or the scheme's default (4317 for http, 443 for https). */}}
+{{/* The Redis task store's port (the URL's, else 6379), as the operator renders it; empty for the memory store. Argument: a2a.taskStore. */}}
+{{- define "gitops-agent.redisPort" -}}
+{{- if eq .type "Redis" -}}
+{{- $url := "" }}{{ with .redis }}{{ $url = .url | default "" }}{{ end -}}
+{{- $authority := first (splitList "/" (trimPrefix "redis://" $url)) -}}
+{{- if and (contains ":" $authority) (regexMatch "^[0-9]+$" (last (splitList ":" $authority))) }}{{ last (splitList ":" $authority) }}{{ else }}6379{{ end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "gitops-agent.otlpPort" -}}
 {{- $parts := splitn "://" 2 . -}}
 {{- $scheme := ternary $parts._0 "http" (contains "://" .) -}}

@@ -302,7 +302,7 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
             )
         });
         let stopped = stop.clone();
-        let server = axum::serve(listener.tap_io(no_delay), app)
+        let server = axum::serve(listener.tap_io(no_delay), app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { stopped.cancelled().await });
         let server = tokio::spawn(server.into_future());
         stop.cancelled().await;

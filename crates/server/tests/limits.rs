@@ -47,6 +47,12 @@ async fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_served(
     assert_eq!(env.mcp.post(&stateless("198.51.100.9"), &list_call()).await.status, 200, "another client");
     let local = env.mcp.post(&stateless("127.0.0.1"), &list_call()).await;
     assert_eq!(local.status, 200, "loopback clients are exempt");
+    let headers =
+        [("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "list_kustomizations")];
+    for _ in 0..8 {
+        let a = env.mcp.post(&headers, &list_call()).await;
+        assert_eq!(a.status, 200, "the peer address (loopback) is exempt too: {}", a.body);
+    }
     // A2A is behind the same limiter.
     let a2a = Mcp::new(format!("{}/", env.agent.url()));
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "x"}}).to_string();

@@ -1,5 +1,5 @@
 //! The agent's NetworkPolicy: in, only the service ports from the Gateway's and chosen namespaces;
-//! out, only DNS, the API server and the OTLP collector (plus what the spec adds).
+//! out, only DNS, the API server, the OTLP collector and the Redis task store (plus what the spec adds).
 
 use std::collections::BTreeSet;
 
@@ -9,6 +9,8 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use gitops_agent_api::spec::{TaskStoreSpec, TaskStoreType};
 
 use super::RenderError;
 use super::meta::Context;
@@ -73,6 +75,9 @@ pub fn network_policy(ctx: &Context) -> Result<Option<NetworkPolicy>, RenderErro
     if let (true, Some(endpoint)) = (spec.tracing.enabled, &spec.tracing.endpoint) {
         egress.push(NetworkPolicyEgressRule { to: None, ports: Some(vec![tcp(otlp_port(endpoint)?)]) });
     }
+    if let Some(port) = redis_port(&spec.a2a.task_store) {
+        egress.push(NetworkPolicyEgressRule { to: None, ports: Some(vec![tcp(port)]) });
+    }
     if !np.egress_to.is_empty() {
         egress.push(NetworkPolicyEgressRule { to: Some(np.egress_to.clone()), ports: None });
     }
@@ -94,6 +99,17 @@ fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
 
 fn tcp(number: i32) -> NetworkPolicyPort {
     port("TCP", number)
+}
+
+/// The port the A2A task store listens on: the Redis URL's, else Redis's default (a URL kept in a
+/// Secret is not read by the operator).
+fn redis_port(store: &TaskStoreSpec) -> Option<i32> {
+    if store.type_ != TaskStoreType::Redis {
+        return None;
+    }
+    let url = store.redis.as_ref().and_then(|r| r.url.as_deref()).unwrap_or("");
+    let authority = url.strip_prefix("redis://").unwrap_or("").split('/').next().unwrap_or("");
+    Some(authority.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(6379))
 }
 
 /// The port of an OTLP endpoint URL: explicit, or the scheme's default (OTLP gRPC's 4317 for http).

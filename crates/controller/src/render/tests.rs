@@ -329,3 +329,31 @@ fn the_network_policy_admits_the_operator_that_verifies_the_agent() {
     let text = serde_json::to_string(&np.spec).expect("json");
     assert!(text.contains("gitops-agent-system"), "{text}");
 }
+
+#[test]
+fn the_network_policy_lets_the_agent_reach_its_redis_task_store() {
+    let egress_ports = |spec: Value| -> Vec<i32> {
+        children(spec)
+            .iter()
+            .find_map(|c| match c {
+                Child::NetworkPolicy(n) => Some(n.clone()),
+                _ => None,
+            })
+            .and_then(|n| n.spec)
+            .and_then(|s| s.egress)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|r| r.ports.clone().unwrap_or_default())
+            .filter_map(|p| match p.port {
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => Some(n),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(!egress_ports(json!({})).contains(&6379));
+    let url = json!({"a2a": {"taskStore": {"type": "Redis", "redis": {"url": "redis://redis.cache:6380/1"}}}});
+    assert!(egress_ports(url).contains(&6380));
+    let secret =
+        json!({"a2a": {"taskStore": {"type": "Redis", "redis": {"urlSecretRef": {"name": "r", "key": "url"}}}}});
+    assert!(egress_ports(secret).contains(&6379));
+}
