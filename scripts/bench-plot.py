@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Plots a versus benchmark (bench/results/<date>-versus.json): calls/s and p99 latency against
 the number of Kustomizations, for gitops-agent and kubernetes-mcp-server, one line per
-concurrency, for the question "list Kustomizations, all namespaces".
+concurrency, for the question "list Kustomizations, all namespaces". Measurements in which no
+call finished are left out (the table reports them as errors).
 
     scripts/bench-plot.py bench/results/2026-11-25-versus.json bench/results/2026-11-25-versus.png
 """
@@ -25,7 +26,12 @@ def main() -> int:
     styles = {"gitops-agent": "-", "kubernetes-mcp-server": "--"}
     for server in sorted({r["server"] for r in rows}):
         for c in sorted({r["concurrency"] for r in rows}):
-            points = sorted((r["size"], r["callsPerSecond"], r["p99"]) for r in rows if r["server"] == server and r["concurrency"] == c)
+            # A measurement where no call finished (all timed out) has no latency to plot.
+            points = sorted(
+                (r["size"], r["callsPerSecond"], r["p99"])
+                for r in rows
+                if r["server"] == server and r["concurrency"] == c and r["callsPerSecond"] > 0
+            )
             if not points:
                 continue
             sizes = [p[0] for p in points]
