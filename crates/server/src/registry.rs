@@ -95,6 +95,24 @@ pub struct Tool {
 }
 
 impl Tool {
+    /// The argument names the tool accepts (its input schema's properties).
+    pub fn parameters(&self) -> Vec<String> {
+        self.input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The argument names it requires.
+    pub fn required(&self) -> Vec<String> {
+        self.input_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
+            .unwrap_or_default()
+    }
+
     /// Declares a tool from a typed handler; the schemas come from the argument and answer types.
     pub fn new<A, O, F, Fut>(name: ToolName, title: &'static str, description: &'static str, hints: Hints, f: F) -> Tool
     where

@@ -62,19 +62,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn offered() -> Vec<Offered> {
-    gitops_agent_server::tools::all()
-        .iter()
-        .map(|t| {
-            let strings = |key: &str| -> Vec<String> {
-                match t.input_schema.get(key) {
-                    Some(Value::Object(p)) => p.keys().cloned().collect(),
-                    Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).map(String::from).collect(),
-                    _ => vec![],
-                }
-            };
-            Offered { tool: t.name, params: strings("properties"), required: strings("required") }
-        })
-        .collect()
+    gitops_agent_server::tools::all().iter().map(Offered::from).collect()
 }
 
 proptest! {

@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 
 use super::card;
 use super::error::A2aError;
-use super::model::{Dialect, Event, Message, Part, Role, Task, TaskState, new_id};
+use super::model::{Dialect, Event, Message, Part, Task, TaskState};
 use super::routing;
 use super::store::ListQuery;
 use super::wire::{self, View};
@@ -324,12 +324,12 @@ async fn legacy_create(a2a: &Arc<A2a>, params: &Map<String, Value>) -> Result<Va
         Some(_) => return Err(A2aError::invalid("params.input", "expected an object (the skill's arguments)")),
     };
     let data = json!({"skill": skill, "arguments": input});
-    let route = match routing::route(&user_message(vec![Part::data(data.clone())]), &a2a.offered()) {
+    let route = match routing::route(&Message::user(vec![Part::data(data.clone())]), &a2a.offered()) {
         Ok(r) => r,
         Err(A2aError::InvalidParams { reason, .. }) => return Err(A2aError::invalid("params.skill", reason)),
         Err(e) => return Err(e),
     };
-    let mut message = user_message(vec![Part::data(data)]);
+    let mut message = Message::user(vec![Part::data(data)]);
     message.context_id = optional_string(params, "sessionId", "params")?;
     message.metadata = params.get("metadata").and_then(Value::as_object).cloned();
     let task_id = optional_string(params, "id", "params")?;
@@ -342,18 +342,6 @@ async fn legacy_create(a2a: &Arc<A2a>, params: &Map<String, Value>) -> Result<Va
     let started = a2a.send(NewMessage { message, dialect: Dialect::Legacy, route: Some(route), task_id }).await?;
     let task = finished(a2a, started).await?;
     Ok(wire::task(&task, Dialect::Legacy, View::FULL))
-}
-
-fn user_message(parts: Vec<Part>) -> Message {
-    Message {
-        message_id: new_id(),
-        role: Role::User,
-        parts,
-        context_id: None,
-        task_id: None,
-        metadata: None,
-        reference_task_ids: vec![],
-    }
 }
 
 /// Waits for the task; a task refused for its arguments answers as a JSON-RPC error.

@@ -99,19 +99,7 @@ impl A2a {
     }
 
     pub fn offered(&self) -> Vec<Offered> {
-        self.registry
-            .offered()
-            .map(|t| {
-                let strings = |key: &str| -> Vec<String> {
-                    match t.input_schema.get(key) {
-                        Some(Value::Object(p)) => p.keys().cloned().collect(),
-                        Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).map(String::from).collect(),
-                        _ => vec![],
-                    }
-                };
-                Offered { tool: t.name, params: strings("properties"), required: strings("required") }
-            })
-            .collect()
+        self.registry.offered().map(Offered::from).collect()
     }
 
     pub async fn get(&self, id: &str) -> Result<Task, A2aError> {

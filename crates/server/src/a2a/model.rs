@@ -137,6 +137,19 @@ pub struct Message {
 }
 
 impl Message {
+    /// A new message from the client (the predecessor's `tasks/create` input, tests).
+    pub fn user(parts: Vec<Part>) -> Message {
+        Message {
+            message_id: new_id(),
+            role: Role::User,
+            parts,
+            context_id: None,
+            task_id: None,
+            metadata: None,
+            reference_task_ids: vec![],
+        }
+    }
+
     pub fn agent(text: impl Into<String>, task: &Task) -> Message {
         Message {
             message_id: new_id(),

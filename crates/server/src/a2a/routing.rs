@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::A2aError;
 use super::model::{Content, Message};
+use crate::registry::Tool;
 
 /// What a message asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +37,12 @@ pub struct Offered {
     pub tool: ToolName,
     pub params: Vec<String>,
     pub required: Vec<String>,
+}
+
+impl From<&Tool> for Offered {
+    fn from(t: &Tool) -> Offered {
+        Offered { tool: t.name, params: t.parameters(), required: t.required() }
+    }
 }
 
 /// Skill ids are kebab-case tool names (`get-gitops-status`), as the predecessor published them.
@@ -564,40 +571,14 @@ pub fn example(tool: ToolName) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::a2a::model::{Part, Role};
+    use crate::a2a::model::Part;
 
     fn offered(read_only: bool) -> Vec<Offered> {
-        crate::tools::all()
-            .iter()
-            .filter(|t| !(read_only && t.name.is_mutating()))
-            .map(|t| Offered {
-                tool: t.name,
-                params: t
-                    .input_schema
-                    .get("properties")
-                    .and_then(Value::as_object)
-                    .map(|p| p.keys().cloned().collect())
-                    .unwrap_or_default(),
-                required: t
-                    .input_schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
-                    .unwrap_or_default(),
-            })
-            .collect()
+        crate::tools::all().iter().filter(|t| !(read_only && t.name.is_mutating())).map(Offered::from).collect()
     }
 
     fn msg(parts: Vec<Part>) -> Message {
-        Message {
-            message_id: "m".into(),
-            role: Role::User,
-            parts,
-            context_id: None,
-            task_id: None,
-            metadata: None,
-            reference_task_ids: vec![],
-        }
+        Message::user(parts)
     }
 
     fn ask(q: &str) -> Route {

@@ -239,19 +239,10 @@ impl std::fmt::Display for Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::a2a::model::{Dialect, Message, Part, Role};
+    use crate::a2a::model::{Dialect, Message, Part};
 
     fn task(ctx: &str, state: TaskState, age_ms: i64) -> Task {
-        let m = Message {
-            message_id: "m".into(),
-            role: Role::User,
-            parts: vec![Part::text("x")],
-            context_id: None,
-            task_id: None,
-            metadata: None,
-            reference_task_ids: vec![],
-        };
-        let mut t = Task::new(ctx.into(), m, Dialect::V1);
+        let mut t = Task::new(ctx.into(), Message::user(vec![Part::text("x")]), Dialect::V1);
         t.set_state(state, None);
         t.status.timestamp = Timestamp::now() - jiff::SignedDuration::from_millis(age_ms);
         t

@@ -118,20 +118,9 @@ pub fn catalogue_markdown() -> String {
     let mut out =
         String::from("| tool | what it answers | parameters (required in bold) | mode |\n|---|---|---|---|\n");
     for t in all() {
-        let required: Vec<&str> = t
-            .input_schema
-            .get("required")
-            .and_then(serde_json::Value::as_array)
-            .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
-            .unwrap_or_default();
-        let params: Vec<String> = t
-            .input_schema
-            .get("properties")
-            .and_then(serde_json::Value::as_object)
-            .map(|p| {
-                p.keys().map(|k| if required.contains(&k.as_str()) { format!("**{k}**") } else { k.clone() }).collect()
-            })
-            .unwrap_or_default();
+        let required = t.required();
+        let params: Vec<String> =
+            t.parameters().into_iter().map(|k| if required.contains(&k) { format!("**{k}**") } else { k }).collect();
         let mode = if t.hints.read_only { "read" } else { "write (only with `--read-only=false`)" };
         out.push_str(&format!(
             "| `{}` | {} | {} | {mode} |\n",
