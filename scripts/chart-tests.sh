@@ -18,18 +18,4 @@ for bin in target/debug/gitops-agent target/debug/gitops-agent-operator; do
     fi
 done
 
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-# Reinstall only when requirements.txt changed since the last install.
-stamp="$venv/.requirements.installed"
-if ! cmp -s "$requirements" "$stamp"; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$stamp"
-fi
-
-set +e
-"$venv/bin/python" -m pytest -q -o cache_dir=target/chart-pytest-cache tests/chart "$@"
-status=$?
-set -e
-exit "$status"
+exec scripts/pytest-venv.sh "$venv" "$requirements" tests/chart "$@"

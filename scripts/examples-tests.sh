@@ -22,18 +22,4 @@ if ! command -v kubectl >/dev/null 2>&1; then
     exit 1
 fi
 
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-# Reinstall only when requirements.txt changed since the last install.
-stamp="$venv/.requirements.installed"
-if ! cmp -s "$requirements" "$stamp"; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$stamp"
-fi
-
-set +e
-"$venv/bin/python" -m pytest -q -o cache_dir=target/examples-pytest-cache tests/examples "$@"
-status=$?
-set -e
-exit "$status"
+exec scripts/pytest-venv.sh "$venv" "$requirements" tests/examples "$@"

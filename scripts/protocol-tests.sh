@@ -15,18 +15,4 @@ cd "$(dirname "$0")/.."
 venv="${PROTOCOL_VENV:-target/protocol-venv}"
 requirements=tests/protocol/requirements.txt
 
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-# Reinstall only when requirements.txt changed since the last install.
-stamp="$venv/.requirements.installed"
-if ! cmp -s "$requirements" "$stamp"; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$stamp"
-fi
-
-set +e
-"$venv/bin/python" -m pytest -q -o cache_dir=target/protocol-pytest-cache tests/protocol "$@"
-status=$?
-set -e
-exit "$status"
+exec scripts/pytest-venv.sh "$venv" "$requirements" tests/protocol "$@"
