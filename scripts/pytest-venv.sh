@@ -18,4 +18,6 @@ if ! cmp -s "$requirements" "$stamp"; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$stamp"
 fi
+# tests/support holds what the suites share (processes.py).
+export PYTHONPATH="$PWD/tests/support${PYTHONPATH:+:$PYTHONPATH}"
 exec "$venv/bin/python" -m pytest -q -o cache_dir="target/$(basename "$tests")-pytest-cache" "$tests" "$@"

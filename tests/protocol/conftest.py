@@ -17,7 +17,6 @@ import base64
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from processes import binary, free_port, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The agent's clock for ages and durations in answers, so that they match the fixtures.
@@ -42,33 +42,6 @@ def anyio_backend() -> str:
 # --------------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------------
-
-
-def _binary(env_var: str, default: str) -> Path:
-    path = Path(os.environ.get(env_var) or default)
-    if not path.is_absolute():
-        path = REPO_ROOT / path
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(
-            f"{path} is not an executable file: build it with `cargo build --workspace` "
-            f"or point ${env_var} at it",
-            pytrace=False,
-        )
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """The last lines of a log file, for failure messages."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
@@ -136,8 +109,8 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    agent_bin = _binary("GITOPS_AGENT_BIN", "target/debug/gitops-agent")
-    apiserver_bin = _binary("FAKE_APISERVER_BIN", "target/debug/fake-apiserver")
+    agent_bin = binary("GITOPS_AGENT_BIN", "target/debug/gitops-agent")
+    apiserver_bin = binary("FAKE_APISERVER_BIN", "target/debug/fake-apiserver")
     workdir = tmp_path_factory.mktemp("protocol")
     kubeconfig = workdir / "kubeconfig"
     procs: list[subprocess.Popen[bytes]] = []
@@ -161,7 +134,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
         # A port picked here can be taken before the agent binds it: try a few.
         for attempt in range(3):
-            port = _free_port()
+            port = free_port()
             agent_log = workdir / f"gitops-agent-{attempt}.log"
             with agent_log.open("wb") as out:
                 agent = subprocess.Popen(
