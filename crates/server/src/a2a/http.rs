@@ -274,9 +274,7 @@ async fn dispatch(
             let q = list_query(params)?;
             ok(list_answer(a2a, &q, dialect.unwrap_or(Dialect::V1)).await?)
         }
-        Op::ExtendedCard => Err(A2aError::UnsupportedOperation(
-            "this agent has no extended agent card (capabilities.extendedAgentCard is false)".into(),
-        )),
+        Op::ExtendedCard => Err(no_extended_card()),
         Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
         Op::AgentInfo => ok(card::predecessor_card(a2a.registry(), &base_url(a2a, headers))),
         Op::Create => ok(legacy_create(a2a, params).await?),
@@ -549,8 +547,20 @@ fn stream(
 
 // ---------------------------------------------------------------- HTTP+JSON
 
-fn rest_error(e: &A2aError) -> Response {
-    (e.http_status(), axum::Json(e.rest_body())).into_response()
+/// An A2A error as the HTTP+JSON binding answers it (status and `google.rpc.Status` body), so
+/// REST handlers can return `Result<Response, Rest>` and use `?`.
+struct Rest(A2aError);
+
+impl From<A2aError> for Rest {
+    fn from(e: A2aError) -> Rest {
+        Rest(e)
+    }
+}
+
+impl IntoResponse for Rest {
+    fn into_response(self) -> Response {
+        (self.0.http_status(), axum::Json(self.0.rest_body())).into_response()
+    }
 }
 
 fn rest_ok(v: Value) -> Response {
@@ -584,14 +594,11 @@ async fn rest_send(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async {
-        let d = rest_dialect(&headers, q.as_deref())?;
-        let params = rest_body(&headers, body)?;
-        let (task, view) = send_blocking(&a2a, &params, d, "body").await?;
-        Ok::<_, A2aError>(rest_ok(wire::task_event(&task, d, view)))
-    };
-    run.await.unwrap_or_else(|e| rest_error(&e))
+) -> Result<Response, Rest> {
+    let d = rest_dialect(&headers, q.as_deref())?;
+    let params = rest_body(&headers, body)?;
+    let (task, view) = send_blocking(&a2a, &params, d, "body").await?;
+    Ok(rest_ok(wire::task_event(&task, d, view)))
 }
 
 async fn rest_stream(
@@ -599,14 +606,11 @@ async fn rest_stream(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async {
-        let d = rest_dialect(&headers, q.as_deref())?;
-        let params = rest_body(&headers, body)?;
-        let (started, view) = start(&a2a, &params, d, "body").await?;
-        Ok::<_, A2aError>(sse(stream(started.task, started.events, d, view, None, Until::Pause, a2a.stream_idle)))
-    };
-    run.await.unwrap_or_else(|e| rest_error(&e))
+) -> Result<Response, Rest> {
+    let d = rest_dialect(&headers, q.as_deref())?;
+    let params = rest_body(&headers, body)?;
+    let (started, view) = start(&a2a, &params, d, "body").await?;
+    Ok(sse(stream(started.task, started.events, d, view, None, Until::Pause, a2a.stream_idle)))
 }
 
 async fn rest_get(
@@ -614,24 +618,18 @@ async fn rest_get(
     Path(task): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Response {
-    let run = async {
-        let d = rest_dialect(&headers, q.as_deref())?;
-        let mut params = query_map(q.as_deref());
-        params.insert("id".into(), Value::String(task));
-        let (id, view) = get_params(&params)?;
-        Ok::<_, A2aError>(rest_ok(wire::task(&a2a.get(&id).await?, d, view)))
-    };
-    run.await.unwrap_or_else(|e| rest_error(&e))
+) -> Result<Response, Rest> {
+    let d = rest_dialect(&headers, q.as_deref())?;
+    let mut params = query_map(q.as_deref());
+    params.insert("id".into(), Value::String(task));
+    let (id, view) = get_params(&params)?;
+    Ok(rest_ok(wire::task(&a2a.get(&id).await?, d, view)))
 }
 
-async fn rest_list(State(a2a): State<Arc<A2a>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let run = async {
-        let d = rest_dialect(&headers, q.as_deref())?;
-        let query = list_query(&query_map(q.as_deref()))?;
-        Ok::<_, A2aError>(rest_ok(list_answer(&a2a, &query, d).await?))
-    };
-    run.await.unwrap_or_else(|e| rest_error(&e))
+async fn rest_list(State(a2a): State<Arc<A2a>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, Rest> {
+    let d = rest_dialect(&headers, q.as_deref())?;
+    let query = list_query(&query_map(q.as_deref()))?;
+    Ok(rest_ok(list_answer(&a2a, &query, d).await?))
 }
 
 /// `POST /tasks/{id}:cancel` and `POST /tasks/{id}:subscribe`.
@@ -640,29 +638,31 @@ async fn rest_task_action(
     Path(task): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Response {
-    let run = async {
-        let d = rest_dialect(&headers, q.as_deref())?;
-        match task.rsplit_once(':') {
-            Some((id, "cancel")) => Ok(rest_ok(wire::task(&a2a.cancel(id).await?, d, View::FULL))),
-            Some((id, "subscribe")) => {
-                let (task, rx) = a2a.subscribe(id).await?;
-                Ok(sse(stream(task, Some(rx), d, View::FULL, None, Until::End, a2a.stream_idle)))
-            }
-            _ => Err(A2aError::MethodNotFound(format!("POST /tasks/{}", crate::validate::sanitize(&task)))),
+) -> Result<Response, Rest> {
+    let d = rest_dialect(&headers, q.as_deref())?;
+    match task.rsplit_once(':') {
+        Some((id, "cancel")) => Ok(rest_ok(wire::task(&a2a.cancel(id).await?, d, View::FULL))),
+        Some((id, "subscribe")) => {
+            let (task, rx) = a2a.subscribe(id).await?;
+            Ok(sse(stream(task, Some(rx), d, View::FULL, None, Until::End, a2a.stream_idle)))
         }
-    };
-    run.await.unwrap_or_else(|e: A2aError| rest_error(&e))
+        _ => Err(A2aError::MethodNotFound(format!("POST /tasks/{}", crate::validate::sanitize(&task))).into()),
+    }
 }
 
-async fn rest_push() -> Response {
-    rest_error(&A2aError::PushNotificationNotSupported)
+async fn rest_push() -> Rest {
+    Rest(A2aError::PushNotificationNotSupported)
 }
 
-async fn rest_extended_card() -> Response {
-    rest_error(&A2aError::UnsupportedOperation(
+async fn rest_extended_card() -> Rest {
+    Rest(no_extended_card())
+}
+
+/// Until callers authenticate there is nothing more to tell them than the public card.
+fn no_extended_card() -> A2aError {
+    A2aError::UnsupportedOperation(
         "this agent has no extended agent card (capabilities.extendedAgentCard is false)".into(),
-    ))
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gitops_agent_api::tools::ToolName;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -371,9 +371,4 @@ pub fn rejection(task: &Task) -> Option<A2aError> {
         .map(|(param, _)| format!("arguments.{param}"))
         .unwrap_or_else(|| "message".to_string());
     Some(A2aError::invalid(field, text))
-}
-
-/// A DataPart the help reply shows as an example.
-pub fn example_data_part(skill: &str, arguments: Map<String, Value>) -> Value {
-    json!({"skill": skill, "arguments": arguments})
 }
