@@ -95,6 +95,12 @@ def test_lint_strict(scenario, mode):
     assert report["errors"] == [] and problems == [], report
 
 
+REVIEW_RULES = [
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+]
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_security_checklist(scenario, mode):
@@ -114,8 +120,16 @@ def test_security_checklist(scenario, mode):
     assert_hardened_pod(workloads[0])
     assert f"--read-only={str(read_only).lower()}" in container_args(docs)
     for role in by_kind(docs, "ClusterRole"):
+        if role["metadata"]["name"].endswith("-auth"):
+            assert role["rules"] == REVIEW_RULES, "checking callers needs review creation, nothing more"
+            continue
         verbs = {v for rule in role["rules"] for v in rule["verbs"]}
         assert verbs <= ({"get", "list", "watch"} | (set() if read_only else {"patch"})), role["metadata"]["name"]
+    auth_roles = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-auth")]
+    if values.get("auth", {}).get("mode", "Kubernetes") == "Kubernetes":
+        assert "--auth=kubernetes" in container_args(docs) and len(auth_roles) == 1
+    else:
+        assert "--auth=none" in container_args(docs) and not auth_roles
     assert by_kind(docs, "NetworkPolicy"), "networkPolicy is on by default"
     for deploy in by_kind(docs, "Deployment"):
         container = deploy["spec"]["template"]["spec"]["containers"][0]
@@ -196,7 +210,7 @@ def test_rbac_of_every_tool_agrees_with_operator():
     for label, name, values in cases:
         chart = sorted((normalized(d) for d in manifests(render(values, mode="deployment")) if d["kind"] in rbac_kinds), key=key)
         theirs = sorted((d for d in operator if d["metadata"]["name"].startswith(f"gitops-agent-{NAMESPACE}-{name}")
-                         and d["metadata"]["name"] in (f"gitops-agent-{NAMESPACE}-{name}", f"gitops-agent-{NAMESPACE}-{name}-cluster")), key=key)
+                         and d["metadata"]["name"] in (f"gitops-agent-{NAMESPACE}-{name}", f"gitops-agent-{NAMESPACE}-{name}-cluster", f"gitops-agent-{NAMESPACE}-{name}-auth")), key=key)
         assert chart == theirs, f"{label}:\n{diff(theirs, chart, 'operator', 'chart')}"
 
 
@@ -349,7 +363,7 @@ def test_predecessor_egress_rules_map_to_api_server_cidrs():
 
 def test_read_write_agent_gets_patch_on_flux_only():
     docs = manifests(render({"a2a": {"readOnly": False}}, mode="deployment"))
-    (role,) = by_kind(docs, "ClusterRole")
+    (role,) = [r for r in by_kind(docs, "ClusterRole") if not r["metadata"]["name"].endswith("-auth")]
     patch = [r for r in role["rules"] if "patch" in r["verbs"]]
     assert {g for r in patch for g in r["apiGroups"]} == {
         "kustomize.toolkit.fluxcd.io",
@@ -357,6 +371,16 @@ def test_read_write_agent_gets_patch_on_flux_only():
         "source.toolkit.fluxcd.io",
     }
     assert "--read-only=false" in container_args(docs)
+
+
+def test_open_agents_get_no_review_rights_and_say_so_on_the_command_line():
+    docs = manifests(render({"auth": {"mode": "None"}}, mode="deployment"))
+    assert not [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-auth")]
+    args = container_args(docs)
+    assert "--auth=none" in args and "--allow-unauthenticated" in args
+    checked = manifests(render({"auth": {"issuers": ["https://oidc.example.com"], "audiences": ["gitops-agent"]}}, mode="deployment"))
+    args = container_args(checked)
+    assert "--auth-issuers=https://oidc.example.com" in args and "--auth-audiences=gitops-agent" in args
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +401,7 @@ BAD_VALUES = [
     # values.schema.json
     ({"deploymentMode": "kagent"}, "at '/deploymentMode': value must be one of 'gitopsagent', 'deployment', 'mcpserver'"),
     ({"replicaCount": "two"}, "at '/replicaCount': got string, want integer"),
+    ({"auth": {"mode": "OIDC"}}, "at '/auth/mode': value must be one of 'Kubernetes', 'None'"),
     ({"a2a": {"logLevel": "verbose"}}, "at '/a2a/logLevel': value must be one of 'debug', 'info', 'warn', 'error'"),
     ({"a2a": {"readOnly": "yes"}}, "at '/a2a/readOnly': got string, want boolean"),
     ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),

@@ -233,6 +233,12 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- include "gitops-agent.require" (list (not (or $redisv.url $redisv.urlSecretRef)) "a2a.taskStore.redis is only read when a2a.taskStore.type is Redis") -}}
 {{- end -}}
 
+{{- /* ---- caller authentication ---- */ -}}
+{{- $authv := $v.auth | default dict -}}
+{{- $auth := dict "mode" ($authv.mode | default "Kubernetes") -}}
+{{- with $authv.issuers }}{{ $_ := set $auth "issuers" . }}{{ end -}}
+{{- with $authv.audiences }}{{ $_ := set $auth "audiences" . }}{{ end -}}
+
 {{- /* ---- the GitOpsAgent spec ---- */ -}}
 {{- $service := dict "type" $v.service.type "port" $servicePort -}}
 {{- if $v.service.annotations }}{{ $_ := set $service "annotations" $v.service.annotations }}{{ end -}}
@@ -259,6 +265,7 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
     "networkPolicy" $netpol
     "tools" $tools
     "a2a" (dict "taskStore" $taskStore)
+    "auth" $auth
 -}}
 {{- if $pullSecrets }}{{ $_ := set $spec "imagePullSecrets" $pullSecrets }}{{ end -}}
 {{- range $key := list "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "podAnnotations" "podLabels" "priorityClassName" "extraVolumes" "extraVolumeMounts" "watchNamespaces" -}}
@@ -334,6 +341,13 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- with $s.watchNamespaces }}{{ $args = append $args (printf "--watch-namespaces=%s" (join "," .)) }}{{ end -}}
 {{- if or $s.tools.enabled $s.tools.disabled }}{{ $args = append $args (printf "--tools=%s" (join "," .tools)) }}{{ end -}}
 {{- with .publicURL }}{{ $args = append $args (printf "--base-url=%s" .) }}{{ end -}}
+{{- if eq $s.auth.mode "None" -}}
+{{- $args = concat $args (list "--auth=none" "--allow-unauthenticated") -}}
+{{- else -}}
+{{- $args = append $args "--auth=kubernetes" -}}
+{{- end -}}
+{{- with $s.auth.issuers }}{{ $args = append $args (printf "--auth-issuers=%s" (join "," .)) }}{{ end -}}
+{{- with $s.auth.audiences }}{{ $args = append $args (printf "--auth-audiences=%s" (join "," .)) }}{{ end -}}
 {{- $ts := $s.a2a.taskStore -}}
 {{- with $ts.redis }}{{ with .url }}{{ $args = append $args (printf "--task-store=%s" .) }}{{ end }}{{ end -}}
 {{- if ne (int $ts.maxTasks) 1000 }}{{ $args = append $args (printf "--task-max=%d" (int $ts.maxTasks)) }}{{ end -}}

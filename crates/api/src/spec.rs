@@ -181,6 +181,9 @@ pub struct GitOpsAgentSpec {
     /// A2A (Agent-to-Agent) settings.
     #[serde(default)]
     pub a2a: A2aSpec,
+    /// How callers of the agent (MCP and A2A) authenticate.
+    #[serde(default)]
+    pub auth: AuthSpec,
 }
 
 impl Default for GitOpsAgentSpec {
@@ -218,6 +221,7 @@ impl Default for GitOpsAgentSpec {
             watch_namespaces: Vec::new(),
             tools: ToolsSpec::default(),
             a2a: A2aSpec::default(),
+            auth: AuthSpec::default(),
         }
     }
 }
@@ -663,6 +667,34 @@ pub struct ToolsSpec {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub disabled: Vec<ToolName>,
+}
+
+/// Caller authentication.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthSpec {
+    /// `Kubernetes`: callers send a bearer token the API server accepts (ServiceAccount or OIDC),
+    /// checked with a TokenReview, and every tool call runs with the caller's own RBAC (checked
+    /// with SubjectAccessReviews). `None`: anyone who reaches the Service acts with the agent's
+    /// permissions; only behind a Gateway that authenticates, or on a private network.
+    pub mode: AuthMode,
+    /// Issuer URLs clients get tokens from (the cluster's OIDC issuer), published as
+    /// `authorization_servers` in `/.well-known/oauth-protected-resource`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), inner(pattern(r"^https://\S+$"), length(max = 512)))]
+    pub issuers: Vec<String>,
+    /// Audiences a caller's token must carry (TokenReview `spec.audiences`). Empty: the API
+    /// server's own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), inner(length(min = 1, max = 253)))]
+    pub audiences: Vec<String>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    #[default]
+    Kubernetes,
+    None,
 }
 
 /// A2A settings of the agent.

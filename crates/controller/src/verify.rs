@@ -17,13 +17,18 @@ type Body = Full<axum::body::Bytes>;
 const PROTOCOL_VERSION: &str = "2025-11-25";
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the kubelet mounts the operator's ServiceAccount token (rotated, so read each time).
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 pub struct Verifier {
     http: Client<HttpConnector, Body>,
+    /// Agents with `auth.mode: Kubernetes` admit the operator by its ServiceAccount token.
+    token_file: std::path::PathBuf,
 }
 
 impl Default for Verifier {
     fn default() -> Self {
-        Self { http: Client::builder(TokioExecutor::new()).build_http() }
+        Self { http: Client::builder(TokioExecutor::new()).build_http(), token_file: SERVICE_ACCOUNT_TOKEN.into() }
     }
 }
 
@@ -44,6 +49,13 @@ fn rpc_message(content_type: &str, body: &[u8]) -> Result<Value, String> {
 }
 
 impl Verifier {
+    /// The `Authorization` header for the agent, when the operator has a token (in a pod).
+    fn authorization(&self) -> Option<String> {
+        let token = std::fs::read_to_string(&self.token_file).ok()?;
+        let token = token.trim();
+        (!token.is_empty()).then(|| format!("Bearer {token}"))
+    }
+
     async fn send(&self, request: Request<Body>) -> Result<(Parts, Vec<u8>), String> {
         let response = tokio::time::timeout(TIMEOUT, self.http.request(request))
             .await
@@ -65,6 +77,9 @@ impl Verifier {
             .header("mcp-protocol-version", PROTOCOL_VERSION);
         if let Some(s) = session {
             request = request.header("mcp-session-id", s);
+        }
+        if let Some(a) = self.authorization() {
+            request = request.header("authorization", a);
         }
         let request = request.body(Full::new(message.to_string().into())).map_err(|e| e.to_string())?;
         let (parts, body) = self.send(request).await?;
@@ -126,7 +141,18 @@ impl Verifier {
 
 #[cfg(test)]
 mod tests {
-    use super::rpc_message;
+    use super::{Verifier, rpc_message};
+
+    #[test]
+    fn the_operator_authenticates_with_its_service_account_token_when_it_has_one() {
+        let dir = std::env::temp_dir().join(format!("verifier-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut v = Verifier { token_file: dir.join("missing"), ..Verifier::default() };
+        assert_eq!(v.authorization(), None);
+        std::fs::write(dir.join("token"), "eyJhbGciOi.payload.sig\n").expect("token");
+        v.token_file = dir.join("token");
+        assert_eq!(v.authorization().as_deref(), Some("Bearer eyJhbGciOi.payload.sig"));
+    }
 
     #[test]
     fn reads_json_and_sse_answers() {

@@ -596,3 +596,130 @@ async fn the_operator_recovers_from_an_api_outage_without_restarting() {
         d.status
     );
 }
+
+/// With RBAC enforced, the agent's ServiceAccount can do exactly what its rendered roles allow:
+/// read what its tools read, review callers' tokens and access, and never read Secrets.
+#[tokio::test]
+async fn the_agents_service_account_reads_its_tools_kinds_and_never_secrets() {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    use k8s_openapi::api::core::v1::{Pod, Secret};
+
+    let c = cluster(false).await;
+    c.running.server.auth.set_rbac(true);
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+    let token = c.running.server.auth.issue_token(fake_apiserver::auth::User::service_account("gitops-agent", "agent"));
+    let agent = c.running.client_for(&token).await.expect("agent client");
+
+    Api::<Pod>::all(agent.clone()).list(&ListParams::default()).await.expect("the agent lists pods (for logs)");
+    let review = TokenReview {
+        spec: TokenReviewSpec { token: Some(token.clone()), ..Default::default() },
+        ..Default::default()
+    };
+    let reviewed =
+        Api::<TokenReview>::all(agent.clone()).create(&PostParams::default(), &review).await.expect("token review");
+    assert_eq!(reviewed.status.and_then(|s| s.authenticated), Some(true));
+    for ns in ["gitops-agent", "team-a"] {
+        match Api::<Secret>::namespaced(agent.clone(), ns).list(&ListParams::default()).await {
+            Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{s:?}"),
+            other => panic!("the agent's ServiceAccount listed Secrets in {ns}: {other:?}"),
+        }
+    }
+    match Api::<Secret>::all(agent).list(&ListParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403),
+        other => panic!("the agent's ServiceAccount listed Secrets cluster-wide: {other:?}"),
+    }
+}
+
+/// Every child the agent should have, by resource: exactly what `render` gives, nothing more.
+async fn assert_children_match_render(c: &Cluster) {
+    let agent = agents(&c.client).get("agent").await.expect("agent");
+    let typed: gitops_agent_api::GitOpsAgent =
+        serde_json::from_value(serde_json::to_value(&agent).expect("json")).expect("typed");
+    let expected = gitops_agent_controller::render::render(&typed, &settings(None).defaults).expect("renders");
+    let mut resources: Vec<ApiResource> = expected.iter().map(|c| c.api_resource()).collect();
+    resources.dedup_by(|a, b| a.group == b.group && a.plural == b.plural);
+    for resource in resources {
+        let mut want: Vec<(Option<String>, String)> = expected
+            .iter()
+            .filter(|c| c.api_resource().plural == resource.plural && c.api_resource().group == resource.group)
+            .map(|c| (c.namespace().map(str::to_string), c.name().to_string()))
+            .collect();
+        want.sort();
+        want.dedup();
+        let selector = ListParams::default().labels("agents.gitops.dev/agent=agent");
+        let mut have: Vec<(Option<String>, String)> = Api::<DynamicObject>::all_with(c.client.clone(), &resource)
+            .list(&selector)
+            .await
+            .expect("list children")
+            .items
+            .iter()
+            .map(|o| (o.namespace(), o.name_any()))
+            .collect();
+        have.sort();
+        assert_eq!(have, want, "{}: no orphaned, missing or duplicate children", resource.plural);
+    }
+}
+
+/// The operator process dies (no graceful stop) while applying an agent's children over a slow
+/// API; a new one converges on exactly the rendered children.
+#[tokio::test]
+async fn an_operator_killed_mid_reconcile_is_replaced_by_one_that_converges() {
+    let c = cluster(false).await;
+    c.running.server.set_faults(fake_apiserver::FaultConfig { latency_ms: 150, ..Default::default() });
+    let (_stop, first) = operator(&c, settings(None)).await;
+    apply_agent(&c.client, json!({"replicas": 3})).await;
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(c.client.clone(), "gitops-agent");
+    eventually("the first child is applied", || {
+        let a = accounts.clone();
+        async move { a.get_opt("agent").await.ok().flatten() }
+    })
+    .await;
+    first.abort();
+    let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), "gitops-agent");
+    let halfway = deployments.get_opt("agent").await.expect("get").is_none();
+    c.running.server.set_faults(fake_apiserver::FaultConfig::default());
+    let (_stop2, _second) = operator(&c, settings(None)).await;
+    let ready = wait_ready(&c.client).await;
+    assert_eq!(ready.data["status"]["readyReplicas"], 3);
+    assert_children_match_render(&c).await;
+    println!("killed before the Deployment was applied: {halfway}");
+}
+
+/// A leader that sees another replica holding the lease stops at once, and resumes when the
+/// lease is free again.
+#[tokio::test]
+async fn a_leader_that_loses_its_lease_stops_reconciling() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let c = cluster(false).await;
+    let s = settings(Some("replica-a"));
+    let addr = s.http_addr;
+    let (_stop, _h) = operator(&c, s).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+
+    let leases: Api<Lease> = Api::namespaced(c.client.clone(), "gitops-agent");
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let steal = json!({"spec": {"holderIdentity": "intruder", "leaseDurationSeconds": 3600,
+        "acquireTime": now.to_string(), "renewTime": now.to_string()}});
+    leases.patch("gitops-agent-operator", &PatchParams::default(), &Patch::Merge(&steal)).await.expect("steal");
+    eventually("the old leader steps down", || async {
+        let (_, metrics) = http_get(addr, "/metrics").await;
+        metrics.contains("gitops_agent_operator_leader 0").then_some(())
+    })
+    .await;
+    let services: Api<Service> = Api::namespaced(c.client.clone(), "gitops-agent");
+    services.delete("agent", &DeleteParams::default()).await.expect("delete");
+    // Several resync periods (0.5 s) and renewals (0.3 s): a reconciling operator would have
+    // recreated the Service by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(services.get_opt("agent").await.expect("get").is_none(), "a replica without the lease wrote");
+
+    leases.delete("gitops-agent-operator", &DeleteParams::default()).await.expect("release");
+    eventually("it leads again and repairs", || {
+        let s = services.clone();
+        async move { s.get_opt("agent").await.ok().flatten() }
+    })
+    .await;
+}

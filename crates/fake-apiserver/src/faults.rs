@@ -29,6 +29,8 @@ pub struct FaultConfig {
 pub struct Faults {
     config: Mutex<(FaultConfig, Option<Instant>)>,
     rng: Mutex<u64>,
+    /// Bumped when open watches must end: an API server that goes away breaks its connections.
+    cuts: tokio::sync::watch::Sender<u64>,
 }
 
 /// What a request meets.
@@ -39,13 +41,21 @@ pub enum Verdict {
 
 impl Faults {
     pub fn new(config: FaultConfig) -> Self {
-        let faults =
-            Self { config: Mutex::new((FaultConfig::default(), None)), rng: Mutex::new(0x9e37_79b9_7f4a_7c15) };
+        let faults = Self {
+            config: Mutex::new((FaultConfig::default(), None)),
+            rng: Mutex::new(0x9e37_79b9_7f4a_7c15),
+            cuts: tokio::sync::watch::Sender::new(0),
+        };
         faults.set(config);
         faults
     }
 
+    /// Sets the faults. An outage or a watch lifetime also ends the watches already open, as a
+    /// real API server that goes away (or a proxy that cuts connections) does.
     pub fn set(&self, config: FaultConfig) {
+        if config.outage_ms > 0 || config.drop_watches_after_ms > 0 {
+            self.cuts.send_modify(|generation| *generation += 1);
+        }
         let outage_until = (config.outage_ms > 0).then(|| Instant::now() + Duration::from_millis(config.outage_ms));
         if let Ok(mut c) = self.config.lock() {
             *c = (config, outage_until);
@@ -95,6 +105,11 @@ impl Faults {
         } else {
             false
         }
+    }
+
+    /// Changes when open watches must end.
+    pub fn cut_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.cuts.subscribe()
     }
 
     pub fn watch_lifetime(&self) -> Option<Duration> {

@@ -245,6 +245,7 @@ pub fn watch(
     let lifetime = server.faults.watch_lifetime().map_or(timeout, |l| l.min(timeout));
     let allow_bookmarks = q.allow_bookmarks;
     let rt = rt.clone();
+    let mut cut = server.faults.cut_signal();
     tokio::spawn(async move {
         for line in initial {
             if tx.send(line).await.is_err() {
@@ -261,6 +262,7 @@ pub fn watch(
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
+                _ = cut.changed() => return,
                 _ = ticker.tick(), if allow_bookmarks => {
                     if tx.send(bookmark(&rt, last_rv, false)).await.is_err() {
                         return;

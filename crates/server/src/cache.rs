@@ -15,6 +15,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::task::JoinHandle;
 
+use crate::cluster::ApiHealth;
 use crate::kinds::{self, Kind};
 
 /// Why the cache cannot answer for a kind.
@@ -26,6 +27,10 @@ pub enum CacheError {
     Forbidden(Kind, String),
     #[error("the {0} cache is still loading; try again in a few seconds")]
     Loading(Kind),
+    #[error(
+        "the cluster API is unavailable (no successful answer for {seconds} s; last error: {error}); the cached answer could be stale, so none is given: try again once the API server is back"
+    )]
+    Unavailable { seconds: u64, error: String },
 }
 
 const LOADING: u8 = 0;
@@ -78,6 +83,9 @@ impl Watched {
     }
 }
 
+/// One served kind and its cached objects.
+pub type KindObjects = (ApiResource, Vec<Arc<DynamicObject>>);
+
 /// Size of one kind's cache, for the metrics gauges.
 pub struct KindCount {
     pub kind: String,
@@ -92,6 +100,9 @@ pub struct Cache {
     discovered: AtomicU8,
     /// How long a tool waits for a kind whose cache is still loading.
     load_wait: Duration,
+    health: Arc<ApiHealth>,
+    /// After the API has not answered for this long, the cache is not trusted.
+    stale_after: Duration,
 }
 
 fn wanted(group: &str, kind: &str) -> bool {
@@ -99,14 +110,24 @@ fn wanted(group: &str, kind: &str) -> bool {
 }
 
 impl Cache {
-    pub fn new(client: Client, namespaces: Vec<String>) -> Self {
+    /// `health` must be fed by `client`'s requests (see [`crate::cluster::Cluster::client`]).
+    pub fn new(client: Client, namespaces: Vec<String>, health: Arc<ApiHealth>, stale_after: Duration) -> Self {
         Self {
             client,
             namespaces,
             watched: RwLock::new(HashMap::new()),
             discovered: AtomicU8::new(0),
             load_wait: Duration::from_secs(10),
+            health,
+            stale_after,
         }
+    }
+
+    /// Why the cache must not answer now: the API server has not answered for too long.
+    fn unavailable(&self) -> Option<CacheError> {
+        self.health
+            .unavailable(self.stale_after)
+            .map(|(down, error)| CacheError::Unavailable { seconds: down.as_secs(), error })
     }
 
     pub fn namespaces(&self) -> &[String] {
@@ -171,9 +192,11 @@ impl Cache {
         })
     }
 
-    /// Ready once discovery has run and every watch has listed its objects (or been refused).
+    /// Ready once discovery has run and every watch has listed its objects (or been refused), and
+    /// while the API server answers.
     pub fn is_ready(&self) -> bool {
-        self.discovered.load(Ordering::SeqCst) == 1
+        self.unavailable().is_none()
+            && self.discovered.load(Ordering::SeqCst) == 1
             && self.watched.read().map(|w| w.values().all(|k| k.state() != LOADING)).unwrap_or(false)
     }
 
@@ -196,6 +219,9 @@ impl Cache {
     }
 
     fn try_read<T>(&self, kind: Kind, read: impl Fn(&Watched) -> T) -> Result<T, CacheError> {
+        if let Some(e) = self.unavailable() {
+            return Err(e);
+        }
         let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
         let w = watched.get(&key(kind)).ok_or(CacheError::NotInstalled(kind))?;
         match w.state() {
@@ -225,9 +251,12 @@ impl Cache {
 
     /// Every served kind of a group whose kinds are not fixed (Gatekeeper constraints), with its
     /// objects sorted by namespace and name; kinds still loading or refused are left out.
-    pub fn list_group(&self, group: &str) -> Vec<(ApiResource, Vec<Arc<DynamicObject>>)> {
+    pub fn list_group(&self, group: &str) -> Result<Vec<KindObjects>, CacheError> {
+        if let Some(e) = self.unavailable() {
+            return Err(e);
+        }
         let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(ApiResource, Vec<Arc<DynamicObject>>)> = watched
+        let mut out: Vec<KindObjects> = watched
             .iter()
             .filter(|((g, _), w)| g == group && w.state() == SYNCED)
             .map(|(_, w)| {
@@ -239,7 +268,7 @@ impl Cache {
             })
             .collect();
         out.sort_by(|a, b| a.0.kind.cmp(&b.0.kind));
-        out
+        Ok(out)
     }
 
     /// Whether the API server serves a group (any of its kinds is watched).

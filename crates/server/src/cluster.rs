@@ -1,15 +1,19 @@
 //! Connecting to the cluster: kubeconfig (`--kubeconfig`, `--context`) or in-cluster, with every
-//! API request counted in `k8s_api_calls_total`.
+//! API request counted in `k8s_api_calls_total` and its outcome feeding [`ApiHealth`].
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::client::ClientBuilder;
+use kube::client::retry::RetryPolicy;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+use tower::buffer::BufferLayer;
+use tower::retry::RetryLayer;
 
 use crate::contexts::Contexts;
 use crate::metrics::{Metrics, classify};
@@ -24,20 +28,74 @@ pub enum ClusterError {
     Infer(#[from] kube::config::InferConfigError),
     #[error("cannot build a Kubernetes client: {0}")]
     Client(#[from] kube::Error),
+    #[error("invalid API retry policy: {0}")]
+    Retry(String),
 }
 
 pub struct Cluster {
-    pub client: Client,
+    pub config: Config,
     pub contexts: Contexts,
+}
+
+impl Cluster {
+    /// A client that counts every request in `k8s_api_calls_total` and records in `health`
+    /// whether the API server answered.
+    ///
+    /// The client library's own retry (up to 15 attempts, honouring `Retry-After`) would hide an
+    /// outage for tens of seconds and hold tool calls that long; instead, each attempt is counted
+    /// and at most 3 retries follow (0.2 s doubling to 2 s, or the server's `Retry-After`).
+    /// Watches reconnect with their own backoff.
+    pub fn client(&self, metrics: &Arc<Metrics>, health: &Arc<ApiHealth>) -> Result<Client, ClusterError> {
+        let mut config = self.config.clone();
+        config.default_retry = false;
+        let count = CountLayer { metrics: metrics.clone(), health: health.clone() };
+        let policy = RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(2), 3, true)
+            .map_err(|e| ClusterError::Retry(e.to_string()))?;
+        // Retrying needs a cloneable service below it: the buffer is that handle.
+        Ok(ClientBuilder::try_from(config)?
+            .with_layer(&count)
+            .with_layer(&BufferLayer::new(1024))
+            .with_layer(&RetryLayer::new(policy))
+            .build())
+    }
+}
+
+/// Whether the cluster API answers. The watches reconnect after any break, so during an outage
+/// their attempts fail and after it the first one succeeds: the outcome of every request is a
+/// live signal without probing.
+#[derive(Debug, Default)]
+pub struct ApiHealth {
+    /// Since when no request has succeeded, and the latest failure.
+    failing: Mutex<Option<(Instant, String)>>,
+}
+
+impl ApiHealth {
+    /// An answer below 500 (429 included: the server is there, throttling) means it is up;
+    /// 5xx and connection errors mean it is not.
+    pub fn record(&self, outcome: Result<u16, String>) {
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(code) if code < 500 => *failing = None,
+            Ok(code) => Self::fail(&mut failing, format!("HTTP {code}")),
+            Err(e) => Self::fail(&mut failing, e),
+        }
+    }
+
+    fn fail(failing: &mut Option<(Instant, String)>, why: String) {
+        let since = failing.as_ref().map_or_else(Instant::now, |(since, _)| *since);
+        *failing = Some((since, why));
+    }
+
+    /// How long the API has not answered and the latest error, once that is at least `after`.
+    pub fn unavailable(&self, after: Duration) -> Option<(Duration, String)> {
+        let failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing.as_ref().map(|(since, why)| (since.elapsed(), why.clone())).filter(|(down, _)| *down >= after)
+    }
 }
 
 /// Connects as the predecessor did: an explicit kubeconfig and context, else the usual inference
 /// (KUBECONFIG, ~/.kube/config, then the pod's ServiceAccount).
-pub async fn connect(
-    kubeconfig: Option<&Path>,
-    context: Option<&str>,
-    metrics: Arc<Metrics>,
-) -> Result<Cluster, ClusterError> {
+pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster, ClusterError> {
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
     let (config, contexts) = match kubeconfig {
         Some(path) => {
@@ -72,20 +130,20 @@ pub async fn connect(
             (config, contexts)
         }
     };
-    let client = ClientBuilder::try_from(config)?.with_layer(&CountLayer { metrics }).build();
-    Ok(Cluster { client, contexts })
+    Ok(Cluster { config, contexts })
 }
 
-/// Counts every request the client sends.
+/// Counts every request the client sends, and records whether it was answered.
 pub struct CountLayer {
     pub metrics: Arc<Metrics>,
+    pub health: Arc<ApiHealth>,
 }
 
 impl<S> tower::Layer<S> for CountLayer {
     type Service = Count<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Count { inner, metrics: self.metrics.clone() }
+        Count { inner, metrics: self.metrics.clone(), health: self.health.clone() }
     }
 }
 
@@ -93,12 +151,14 @@ impl<S> tower::Layer<S> for CountLayer {
 pub struct Count<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    health: Arc<ApiHealth>,
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for Count<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -110,13 +170,35 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let (verb, resource) = classify(req.method(), req.uri());
-        let metrics = self.metrics.clone();
+        let (metrics, health) = (self.metrics.clone(), self.health.clone());
         let fut = self.inner.call(req);
         Box::pin(async move {
             let result = fut.await;
             let code = result.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
             metrics.api_call(verb, &resource, code);
+            health.record(result.as_ref().map(|r| r.status().as_u16()).map_err(|e| e.to_string()));
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_is_unavailable_only_after_failing_without_a_success_for_the_window() {
+        let h = ApiHealth::default();
+        assert_eq!(h.unavailable(Duration::ZERO), None);
+        h.record(Err("connection refused".into()));
+        h.record(Ok(503));
+        let (_, why) = h.unavailable(Duration::ZERO).expect("failing");
+        assert_eq!(why, "HTTP 503", "the latest failure is reported");
+        assert_eq!(h.unavailable(Duration::from_secs(60)), None, "not for long enough");
+        h.record(Ok(429));
+        assert_eq!(h.unavailable(Duration::ZERO), None, "throttled is answered");
+        h.record(Ok(500));
+        h.record(Ok(200));
+        assert_eq!(h.unavailable(Duration::ZERO), None);
     }
 }

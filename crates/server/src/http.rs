@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::a2a::A2a;
+use crate::auth::gate::{self, Gate};
 use crate::cache::Cache;
 use crate::limits::{self, LimitSettings, Limiter};
 use crate::mcp::McpHandler;
@@ -89,6 +90,17 @@ async fn guard(State(policy): State<Arc<HostPolicy>>, headers: HeaderMap, reques
     next.run(request).await
 }
 
+/// The URL clients reach this server at: `--base-url` when set, else the scheme (as a Gateway
+/// forwarded it) and Host of the request.
+pub fn public_base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(base) = configured {
+        return base.trim_end_matches('/').to_string();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
 /// The label for a request path: a fixed set, so scanners cannot blow up the metric's cardinality.
 fn route_label(path: &str) -> &'static str {
     match path {
@@ -104,6 +116,7 @@ fn route_label(path: &str) -> &'static str {
         "/tasks" => "/tasks",
         p if p.starts_with("/tasks/") => "/tasks/{id}",
         "/extendedAgentCard" => "/extendedAgentCard",
+        p if p.starts_with(crate::auth::gate::METADATA_PATH) => "/.well-known/oauth-protected-resource",
         _ => "other",
     }
 }
@@ -164,6 +177,7 @@ pub struct HttpSettings {
     pub idle: Duration,
     /// Serve `/metrics` on this router too (when the metrics port is the main port).
     pub metrics_path: Option<String>,
+    pub gate: Arc<Gate>,
 }
 
 /// The main router: `/mcp`, A2A (`/`, the cards, `/message:*`, `/tasks`) and the health endpoints.
@@ -172,13 +186,13 @@ pub fn router(
     a2a: Arc<A2a>,
     health_state: Health,
     settings: HttpSettings,
-    shutdown: CancellationToken,
+    sessions_stop: CancellationToken,
 ) -> Router {
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .with_json_response(true)
         .with_max_request_body_bytes(settings.max_body_bytes)
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(sessions_stop);
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(settings.idle);
     let sessions = Arc::new(sessions);
@@ -188,8 +202,12 @@ pub fn router(
     let mcp = Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(SessionCap { sessions, max: settings.max_sessions }, cap_sessions));
+    // Host checks and limits come before authentication, so a flood of bad tokens is refused
+    // before it costs a TokenReview.
     let guarded = mcp
         .merge(crate::a2a::router(a2a))
+        .merge(gate::router(settings.gate.clone()))
+        .layer(middleware::from_fn_with_state(settings.gate, gate::authenticate))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(Limiter::new(settings.limits), limits::limit))
         .layer(middleware::from_fn_with_state(policy, guard));

@@ -11,6 +11,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::registry::{Registry, Tool};
 use crate::tools::ToolContext;
 
@@ -76,9 +77,15 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+        // The HTTP gate put the authenticated caller on the request (none over stdio or --auth=none).
+        let caller = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>())
+            .cloned();
         // A client that went away (or sent notifications/cancelled) stops the work it asked for.
         let outcome = tokio::select! {
-            outcome = self.registry.call(self.ctx.clone(), &request.name, args, "mcp") => outcome,
+            outcome = self.registry.call(self.ctx.clone(), &request.name, args, "mcp", caller) => outcome,
             () = context.ct.cancelled() => return Err(ErrorData::internal_error("the request was cancelled", None)),
         };
         match outcome {

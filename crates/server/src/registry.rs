@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gitops_agent_api::tools::ToolName;
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
+use crate::auth::{self, AuthError, Caller};
 use crate::cache::CacheError;
 use crate::metrics::Metrics;
 use crate::tools::ToolContext;
@@ -43,6 +45,8 @@ pub enum ToolError {
     Refused(String),
     #[error("Kubernetes API request failed: {0}")]
     Api(#[from] kube::Error),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error(
         "tool `{tool}` did not answer within {seconds} s (the cluster API may be slow or unreachable); try again, or narrow the question"
     )]
@@ -218,11 +222,34 @@ pub struct Registry {
     metrics: Arc<Metrics>,
     /// Longest a call may run (it is abandoned after that and answers with an error).
     timeout: Duration,
+    /// Calls running now (shutdown waits for them).
+    running: Arc<AtomicUsize>,
+}
+
+/// Counts a call as running until dropped (also when the call is abandoned).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Registry {
     pub fn new(tools: Vec<Tool>, selection: Selection, metrics: Arc<Metrics>) -> Self {
-        Self { tools, selection, metrics, timeout: Duration::from_secs(30) }
+        Self { tools, selection, metrics, timeout: Duration::from_secs(30), running: Arc::default() }
+    }
+
+    /// Tool calls in progress.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -251,6 +278,7 @@ impl Registry {
         name: &str,
         args: Value,
         protocol: &'static str,
+        caller: Option<Caller>,
     ) -> Result<Answer, ToolError> {
         let Some(tool) = self.tools.iter().find(|t| t.name.as_str() == name) else {
             let err = ToolError::UnknownTool(crate::validate::sanitize(name));
@@ -266,10 +294,14 @@ impl Registry {
             self.metrics.tool_call(tool.name.as_str(), protocol, err.outcome(), 0.0);
             return Err(err);
         }
-        let span = tracing::info_span!("tool", tool = tool.name.as_str(), protocol, outcome = tracing::field::Empty);
+        let user = caller.as_ref().map(|c| c.username.clone());
+        let span =
+            tracing::info_span!("tool", tool = tool.name.as_str(), protocol, user, outcome = tracing::field::Empty);
         let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, (tool.handler)(ctx, args).instrument(span.clone())).await
-        {
+        let _running = Running::start(&self.running);
+        // Every API read and write the tool makes, and every cache read, is checked for the caller.
+        let work = auth::run_as(caller, (tool.handler)(ctx, args)).instrument(span.clone());
+        let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(ToolError::Timeout { tool: tool.name.as_str().to_string(), seconds: self.timeout.as_secs() }),
         };

@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::a2a::store::{StoreLimits, TaskStore};
 use crate::a2a::{A2a, CardSettings};
+use crate::auth::gate::Gate;
+use crate::auth::{self, AuthMode, Reviewer};
 use crate::cache::Cache;
-use crate::cluster::{self, ClusterError};
+use crate::cluster::{self, ApiHealth, ClusterError};
 use crate::http::{self, Health, HostPolicy, HttpSettings};
 use crate::limits::LimitSettings;
 use crate::mcp::McpHandler;
@@ -82,6 +84,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1024 * 1024, env = "GITOPS_AGENT_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,
+    /// Once the cluster API has answered nothing for this long, tools answer "unavailable" instead
+    /// of from a cache that may be stale, and /readyz turns 503, until it answers again.
+    #[arg(long, default_value_t = 10, env = "GITOPS_AGENT_STALE_SECONDS")]
+    pub stale_seconds: u64,
     /// How often to look for Flux/CAPI/policy CRDs that appeared or went away.
     #[arg(long, default_value_t = 30, env = "GITOPS_AGENT_DISCOVERY_SECONDS")]
     pub discovery_seconds: u64,
@@ -120,6 +126,26 @@ pub struct ServeArgs {
     /// How long a finished A2A task can be read back, in seconds.
     #[arg(long, default_value_t = 3600, env = "GITOPS_AGENT_TASK_TTL_SECONDS")]
     pub task_ttl_seconds: u64,
+    /// How callers authenticate: `kubernetes` (bearer token checked by TokenReview, each call run
+    /// with the caller's RBAC) or `none`. Default: `none` on a loopback --bind-address, else
+    /// `kubernetes`.
+    #[arg(long, value_enum, env = "GITOPS_AGENT_AUTH")]
+    pub auth: Option<AuthMode>,
+    /// Allow `--auth=none` on an address others can reach (anyone who reaches the port gets the
+    /// agent's permissions).
+    #[arg(long, env = "GITOPS_AGENT_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+    /// Issuer URL(s) clients get tokens from (the cluster's OIDC issuer), listed as
+    /// `authorization_servers` in /.well-known/oauth-protected-resource.
+    #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_AUTH_ISSUERS")]
+    pub auth_issuers: Vec<String>,
+    /// Audiences a caller's token must carry (TokenReview `spec.audiences`); default: the API
+    /// server's own.
+    #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_AUTH_AUDIENCES")]
+    pub auth_audiences: Vec<String>,
+    /// How long a TokenReview or SubjectAccessReview answer is reused, in seconds.
+    #[arg(long, default_value_t = 30, env = "GITOPS_AGENT_AUTH_CACHE_SECONDS")]
+    pub auth_cache_seconds: u64,
     /// Measure ages from this instant instead of now (reproducible answers in tests and demos).
     #[arg(long, hide = true, env = "GITOPS_AGENT_FIXED_NOW")]
     pub fixed_now: Option<jiff::Timestamp>,
@@ -146,6 +172,20 @@ pub enum ServeError {
     Stdio(String),
     #[error("--task-store: {0}")]
     TaskStore(String),
+    #[error(
+        "refusing to serve without authentication on {0}: anyone who reaches it would act with the agent's permissions. Use --auth=kubernetes, bind to 127.0.0.1, or pass --allow-unauthenticated"
+    )]
+    Unauthenticated(String),
+}
+
+impl ServeArgs {
+    /// The auth mode in force: stdio has no callers to authenticate.
+    pub fn auth_mode(&self) -> AuthMode {
+        match self.transport {
+            Transport::Stdio => AuthMode::None,
+            Transport::Http => self.auth.unwrap_or_else(|| AuthMode::default_for(&self.bind_address)),
+        }
+    }
 }
 
 /// Everything a transport needs, built once.
@@ -170,8 +210,15 @@ impl Agent {
                 .map_err(|e| ServeError::Namespace(ns.clone(), e.to_string()))?;
         }
         let metrics = Arc::new(Metrics::default());
-        let cluster = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref(), metrics.clone()).await?;
-        let cache = Arc::new(Cache::new(cluster.client.clone(), args.watch_namespaces.clone()));
+        let cluster = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let health = Arc::new(ApiHealth::default());
+        let own = cluster.client(&metrics, &health)?;
+        let access = (args.auth_mode() == AuthMode::Kubernetes).then(|| {
+            let ttl = Duration::from_secs(args.auth_cache_seconds.max(1));
+            Arc::new(Reviewer::new(own.clone(), args.auth_audiences.clone(), ttl))
+        });
+        let stale_after = Duration::from_secs(args.stale_seconds.max(1));
+        let cache = Arc::new(Cache::new(own.clone(), args.watch_namespaces.clone(), health, stale_after));
         if let Err(e) = cache.refresh().await {
             tracing::warn!(error = %e, "first discovery failed; retrying in the background (readyz stays 503 until it works)");
         }
@@ -183,10 +230,11 @@ impl Agent {
         );
         let ctx = Arc::new(ToolContext {
             cache: cache.clone(),
-            client: cluster.client,
+            agent_client: own,
             contexts: Arc::new(cluster.contexts),
             clock: args.fixed_now.map_or(Clock::System, Clock::Fixed),
             limits: Limits::default(),
+            access,
         });
         Ok(Agent { registry, ctx, cache, metrics, refresh })
     }
@@ -243,6 +291,10 @@ async fn task_store(args: &ServeArgs) -> Result<TaskStore, ServeError> {
 
 /// Starts the HTTP transport; returns once it listens.
 pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result<Running, ServeError> {
+    let mode = args.auth_mode();
+    if mode == AuthMode::None && !auth::is_loopback(&args.bind_address) && !args.allow_unauthenticated {
+        return Err(ServeError::Unauthenticated(format!("{}:{}", args.bind_address, args.port)));
+    }
     let agent = Arc::new(Agent::new(args).await?);
     let health = Health { cache: agent.cache.clone(), metrics: agent.metrics.clone() };
     let mut allowed_hosts = args.allowed_hosts.clone();
@@ -267,6 +319,11 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         },
         max_sessions: args.max_sessions,
         idle: Duration::from_secs(args.idle_seconds.max(1)),
+        gate: Arc::new(Gate {
+            reviewer: agent.ctx.access.clone(),
+            base_url: args.base_url.clone(),
+            issuers: args.auth_issuers.clone(),
+        }),
     };
     let listener = bind(&format!("{}:{}", args.bind_address, args.port)).await?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
@@ -274,10 +331,13 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         agent.registry.clone(),
         agent.ctx.clone(),
         task_store(args).await?,
-        CardSettings { base_url: args.base_url.clone() },
+        CardSettings { base_url: args.base_url.clone(), bearer: mode == AuthMode::Kubernetes },
         Duration::from_secs(args.idle_seconds.max(1)),
     ));
-    let app = http::router(agent.mcp_handler(), a2a.clone(), health.clone(), settings, shutdown.clone());
+    // Cancelling this ends MCP sessions and cancels their handlers: done only once calls in flight
+    // are over (or the grace period is), so SIGTERM lets them finish.
+    let sessions_stop = CancellationToken::new();
+    let app = http::router(agent.mcp_handler(), a2a.clone(), health.clone(), settings, sessions_stop.clone());
     let metrics_listener = if args.metrics_port != 0 && !same_port {
         Some(bind(&format!("{}:{}", args.bind_address, args.metrics_port)).await?)
     } else {
@@ -288,10 +348,11 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         None if same_port => Some(addr),
         None => None,
     };
-    tracing::info!(%addr, ?metrics_addr, read_only = args.read_only, tools = agent.registry.offered().count(), task_store = a2a.store_kind(), "serving MCP at /mcp and A2A at /");
+    tracing::info!(%addr, ?metrics_addr, read_only = args.read_only, tools = agent.registry.offered().count(), auth = mode.as_str(), task_store = a2a.store_kind(), "serving MCP at /mcp and A2A at /");
     let grace = Duration::from_secs(args.shutdown_seconds);
     let metrics_path = args.metrics_path.clone();
     let stop = shutdown.clone();
+    let registry = agent.registry.clone();
     let task = tokio::spawn(async move {
         let metrics_server = metrics_listener.map(|l| {
             let stop = stop.clone();
@@ -306,7 +367,18 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
             .with_graceful_shutdown(async move { stopped.cancelled().await });
         let server = tokio::spawn(server.into_future());
         stop.cancelled().await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            running = registry.running(),
+            "shutting down: finishing in-flight requests"
+        );
+        let deadline = tokio::time::Instant::now() + grace;
+        tokio::spawn(async move {
+            while registry.running() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            sessions_stop.cancel();
+        });
         let result = match tokio::time::timeout(grace, server).await {
             Ok(Ok(r)) => r.map_err(ServeError::Http),
             Ok(Err(_)) => Ok(()),

@@ -117,6 +117,7 @@ async fn agent_cards_list_one_skill_per_offered_tool() {
     let writable = common::start(common::Options {
         fixtures: true,
         extra_args: vec!["--read-only=false".into(), "--base-url=https://agent.example.com".into()],
+        ..Default::default()
     })
     .await;
     let card =

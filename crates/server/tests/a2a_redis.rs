@@ -77,9 +77,12 @@ async fn replica(first: &Env, store: &str) -> serve::Running {
 #[tokio::test]
 async fn replicas_sharing_redis_answer_for_each_others_tasks() {
     let redis = Redis::start();
-    let a =
-        common::start(common::Options { fixtures: true, extra_args: vec![format!("--task-store={}", redis.url())] })
-            .await;
+    let a = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec![format!("--task-store={}", redis.url())],
+        ..Default::default()
+    })
+    .await;
     let b = replica(&a, &redis.url()).await;
 
     let sent = rpc(

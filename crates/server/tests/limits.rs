@@ -31,6 +31,7 @@ async fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_served(
     let env = common::start(common::Options {
         fixtures: true,
         extra_args: vec!["--rate-limit-per-client=2".into(), "--client-ip-header=x-client-ip".into()],
+        ..Default::default()
     })
     .await;
     let mut statuses = vec![];
@@ -69,6 +70,7 @@ async fn slow_cluster_calls_time_out_and_hold_the_clients_in_flight_slot() {
             "--max-in-flight-per-client=1".into(),
             "--client-ip-header=x-client-ip".into(),
         ],
+        ..Default::default()
     })
     .await;
     env.api.server.faults.set(FaultConfig { latency_ms: 3000, ..Default::default() });
@@ -102,7 +104,12 @@ async fn slow_cluster_calls_time_out_and_hold_the_clients_in_flight_slot() {
 
 #[tokio::test]
 async fn the_session_cap_refuses_new_sessions_but_not_stateless_calls() {
-    let env = common::start(common::Options { fixtures: true, extra_args: vec!["--max-sessions=1".into()] }).await;
+    let env = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec!["--max-sessions=1".into()],
+        ..Default::default()
+    })
+    .await;
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
         "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     let first = env.mcp.post(&[], &init).await;
@@ -117,7 +124,12 @@ async fn the_session_cap_refuses_new_sessions_but_not_stateless_calls() {
 
 #[tokio::test]
 async fn idle_a2a_subscriptions_are_closed() {
-    let env = common::start(common::Options { fixtures: true, extra_args: vec!["--idle-seconds=1".into()] }).await;
+    let env = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec!["--idle-seconds=1".into()],
+        ..Default::default()
+    })
+    .await;
     let a2a = Mcp::new(format!("{}/", env.agent.url()));
     let send = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"role": "ROLE_USER",
         "parts": [{"text": "show me the logs"}]}}});

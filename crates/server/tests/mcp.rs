@@ -44,7 +44,12 @@ use kube::ResourceExt;
 
 #[tokio::test]
 async fn writable_agents_reconcile_suspend_and_resume() {
-    let env = common::start(common::Options { fixtures: true, extra_args: vec!["--read-only=false".into()] }).await;
+    let env = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec!["--read-only=false".into()],
+        ..Default::default()
+    })
+    .await;
     let names: Vec<String> =
         env.mcp.tools().await.iter().map(|t| t["name"].as_str().expect("name").to_string()).collect();
     assert_eq!(names.len(), 23);
@@ -116,8 +121,12 @@ async fn cached_answers_make_no_api_requests_and_follow_changes() {
 
 #[tokio::test]
 async fn a_missing_crd_is_a_clear_tool_error_until_it_is_installed() {
-    let env =
-        common::start(common::Options { fixtures: false, extra_args: vec!["--discovery-seconds=1".into()] }).await;
+    let env = common::start(common::Options {
+        fixtures: false,
+        extra_args: vec!["--discovery-seconds=1".into()],
+        ..Default::default()
+    })
+    .await;
     let r = env.mcp.call("get_helmreleases", json!({})).await;
     assert_eq!(r["result"]["isError"], true, "{r}");
     assert_eq!(
@@ -223,9 +232,12 @@ async fn the_current_version_is_stateless_and_discoverable() {
 
 #[tokio::test]
 async fn foreign_hosts_and_origins_are_refused() {
-    let env =
-        common::start(common::Options { fixtures: true, extra_args: vec!["--allowed-hosts=agent.example.com".into()] })
-            .await;
+    let env = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec!["--allowed-hosts=agent.example.com".into()],
+        ..Default::default()
+    })
+    .await;
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     let refused = env.mcp.post(&[("host", "evil.example.net")], &body).await;
     assert_eq!(refused.status, 403);
@@ -247,8 +259,12 @@ async fn foreign_hosts_and_origins_are_refused() {
 #[tokio::test]
 async fn health_readiness_and_the_predecessors_metric_names() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let env =
-        common::start(common::Options { fixtures: true, extra_args: vec![format!("--metrics-port={port}")] }).await;
+    let env = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec![format!("--metrics-port={port}")],
+        ..Default::default()
+    })
+    .await;
     let base = env.agent.url();
     assert_eq!(env.mcp.get(&format!("{base}/health")).await.body, r#"{"status":"ok"}"#);
     assert_eq!(env.mcp.get(&format!("{base}/healthz")).await.status, 200);

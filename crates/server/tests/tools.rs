@@ -257,6 +257,7 @@ async fn watch_namespaces_scope_every_answer() {
     let env = common::start(common::Options {
         fixtures: true,
         extra_args: vec!["--watch-namespaces=team-b,monitoring".into()],
+        ..Default::default()
     })
     .await;
     let (_, data) = env.mcp.ok("get_helmreleases", json!({})).await;

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use gitops_agent_api::spec::AuthMode;
 use gitops_agent_api::tools::Reads;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject};
@@ -34,6 +35,23 @@ pub fn roles(ctx: &Context) -> Vec<Child> {
     let patches: Vec<Reads> = tools.iter().flat_map(|t| t.patches()).collect();
     let name = ctx.cluster_name();
     let mut out = Vec::new();
+    if ctx.spec.auth.mode == AuthMode::Kubernetes {
+        // Checking callers: who holds a token (TokenReview), and may they read this
+        // (SubjectAccessReview). Both are cluster-scoped creates that store nothing.
+        let auth_name = format!("{name}-auth");
+        let review = |group: &str, resource: &str| PolicyRule {
+            api_groups: Some(vec![group.to_string()]),
+            resources: Some(vec![resource.to_string()]),
+            verbs: vec!["create".to_string()],
+            ..Default::default()
+        };
+        let rules = vec![
+            review("authentication.k8s.io", "tokenreviews"),
+            review("authorization.k8s.io", "subjectaccessreviews"),
+        ];
+        out.push(Child::ClusterRole(cluster_role(ctx, &auth_name, rules)));
+        out.push(Child::ClusterRoleBinding(cluster_role_binding(ctx, &auth_name)));
+    }
 
     if ctx.spec.watch_namespaces.is_empty() {
         let rules = rules(&reads, &patches);

@@ -43,6 +43,10 @@ fn container(d: &Deployment) -> &Container {
     &pod(d).containers[0]
 }
 
+fn args_of(children: &[Child]) -> Vec<String> {
+    container(deployment(children)).args.clone().unwrap_or_default()
+}
+
 fn rules(children: &[Child]) -> Vec<PolicyRule> {
     children
         .iter()
@@ -95,6 +99,9 @@ fn read_only_rbac_grants_only_reads_and_never_secrets() {
     assert!(!rules.is_empty());
     for rule in &rules {
         let resources = rule.resources.clone().unwrap_or_default();
+        if is_review_rule(rule) {
+            continue;
+        }
         assert!(
             !resources
                 .iter()
@@ -123,14 +130,45 @@ fn writable_agents_may_patch_flux_objects_only() {
     }
 }
 
+/// The rule that lets the agent check its callers: `create` on one review kind, nothing else.
+fn is_review_rule(rule: &PolicyRule) -> bool {
+    let reviews = [("authentication.k8s.io", "tokenreviews"), ("authorization.k8s.io", "subjectaccessreviews")];
+    let group = rule.api_groups.as_ref().and_then(|g| g.first()).cloned().unwrap_or_default();
+    let resources = rule.resources.clone().unwrap_or_default();
+    let is_review = resources.len() == 1 && reviews.contains(&(group.as_str(), resources[0].as_str()));
+    if is_review {
+        assert_eq!(rule.verbs, vec!["create".to_string()], "{rule:?}");
+    }
+    is_review
+}
+
 #[test]
 fn rbac_follows_the_enabled_tools() {
-    let only_events = children(json!({"tools": {"enabled": ["get_events"]}}));
+    let only_events = children(json!({"tools": {"enabled": ["get_events"]}, "auth": {"mode": "None"}}));
     let rules = rules(&only_events);
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(rules[0].resources, Some(vec!["events".to_string()]));
-    let none = children(json!({"tools": {"enabled": ["list_contexts"]}}));
+    let none = children(json!({"tools": {"enabled": ["list_contexts"]}, "auth": {"mode": "None"}}));
     assert!(!none.iter().any(|c| matches!(c, Child::ClusterRole(_) | Child::ClusterRoleBinding(_))));
+}
+
+#[test]
+fn checking_callers_adds_review_rights_and_nothing_else() {
+    let checked = rules(&children(json!({"tools": {"enabled": ["list_contexts"]}})));
+    assert_eq!(checked.len(), 2, "{checked:?}");
+    assert!(checked.iter().all(is_review_rule), "{checked:?}");
+    let open = rules(&children(json!({"auth": {"mode": "None"}})));
+    assert!(!open.iter().any(is_review_rule), "no reviews without caller checks");
+    let agent = children(json!({"auth": {"issuers": ["https://oidc.example.com"], "audiences": ["gitops-agent"]}}));
+    let args = args_of(&agent);
+    for expected in ["--auth=kubernetes", "--auth-issuers=https://oidc.example.com", "--auth-audiences=gitops-agent"] {
+        assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
+    }
+    let args = args_of(&children(json!({"auth": {"mode": "None"}})));
+    assert!(
+        args.contains(&"--auth=none".to_string()) && args.contains(&"--allow-unauthenticated".to_string()),
+        "{args:?}"
+    );
 }
 
 #[test]

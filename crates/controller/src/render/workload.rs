@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::RenderError;
 use super::meta::{CONFIG_HASH_ANNOTATION, Context, stable_hash};
-use gitops_agent_api::spec::{TaskStoreSpec, default_pod_security_context, default_security_context};
+use gitops_agent_api::spec::{AuthMode, TaskStoreSpec, default_pod_security_context, default_security_context};
 
 pub const CONTAINER_NAME: &str = "agent";
 pub const HTTP_PORT_NAME: &str = "http";
@@ -141,6 +141,17 @@ fn server_args(ctx: &Context) -> Vec<String> {
     }
     if let Some(url) = ctx.public_url() {
         args.push(format!("--base-url={url}"));
+    }
+    match spec.auth.mode {
+        AuthMode::Kubernetes => args.push("--auth=kubernetes".to_string()),
+        // Pods listen on every address: the server refuses `none` there unless told it is meant.
+        AuthMode::None => args.extend(["--auth=none".to_string(), "--allow-unauthenticated".to_string()]),
+    }
+    if !spec.auth.issuers.is_empty() {
+        args.push(format!("--auth-issuers={}", spec.auth.issuers.join(",")));
+    }
+    if !spec.auth.audiences.is_empty() {
+        args.push(format!("--auth-audiences={}", spec.auth.audiences.join(",")));
     }
     let store = &spec.a2a.task_store;
     if let Some(url) = store.redis.as_ref().and_then(|r| r.url.as_ref()) {

@@ -72,11 +72,11 @@ fn skills(registry: &Registry, with_schema: bool) -> Vec<Value> {
 
 /// `/.well-known/agent-card.json`: exactly the A2A 1.0 card (validators reject unknown fields);
 /// its JSON-RPC interface also answers 0.3 method names, listed as a 0.3 interface.
-pub fn agent_card(registry: &Registry, base_url: &str) -> Value {
+pub fn agent_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
     let base = base_url.trim_end_matches('/');
     let schemas: Map<String, Value> =
         registry.offered().map(|t| (skill_id(t.name), Value::Object((*t.input_schema).clone()))).collect();
-    json!({
+    let mut card = json!({
         "name": NAME,
         "description": DESCRIPTION,
         "version": env!("CARGO_PKG_VERSION"),
@@ -100,14 +100,24 @@ pub fn agent_card(registry: &Registry, base_url: &str) -> Value {
         "defaultInputModes": ["text/plain", "application/json"],
         "defaultOutputModes": ["text/markdown", "application/json"],
         "skills": skills(registry, false),
-    })
+    });
+    if bearer {
+        card["securitySchemes"] = json!({SCHEME: {"httpAuthSecurityScheme": {
+            "scheme": "Bearer", "bearerFormat": "JWT", "description": BEARER_DESCRIPTION}}});
+        card["securityRequirements"] = json!([{"schemes": {SCHEME: {"list": []}}}]);
+    }
+    card
 }
+
+/// The name of the bearer scheme in the cards.
+const SCHEME: &str = "kubernetes";
+const BEARER_DESCRIPTION: &str = "A token the cluster's API server accepts (a ServiceAccount token from `kubectl create token`, or an OIDC token of the cluster's issuer); every call runs with the caller's own RBAC.";
 
 /// `/.well-known/agent.json`, `/agent.json` and `agent/info`: the predecessor's card, whose
 /// skills carried their input schema; with `preferredTransport`/`protocolVersion` it is also the
 /// card A2A 0.3 clients expect (they read `url`).
-pub fn predecessor_card(registry: &Registry, base_url: &str) -> Value {
-    json!({
+pub fn predecessor_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
+    let mut card = json!({
         "name": NAME,
         "description": DESCRIPTION,
         "url": base_url,
@@ -118,7 +128,12 @@ pub fn predecessor_card(registry: &Registry, base_url: &str) -> Value {
         "defaultInputModes": ["text/plain", "application/json"],
         "defaultOutputModes": ["text/markdown", "application/json"],
         "skills": skills(registry, true),
-    })
+    });
+    if bearer {
+        card["securitySchemes"] = json!({SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": BEARER_DESCRIPTION}});
+        card["security"] = json!([{SCHEME: []}]);
+    }
+    card
 }
 
 /// The reply to a question no skill matched: why, the skills, and an example data part.

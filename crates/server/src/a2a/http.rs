@@ -45,16 +45,11 @@ pub fn router(a2a: Arc<A2a>) -> Router {
 }
 
 fn base_url(a2a: &A2a, headers: &HeaderMap) -> String {
-    if let Some(base) = &a2a.card.base_url {
-        return base.trim_end_matches('/').to_string();
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{scheme}://{host}")
+    crate::http::public_base_url(a2a.card.base_url.as_deref(), headers)
 }
 
 async fn agent_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response {
-    let card = card::agent_card(a2a.registry(), &base_url(&a2a, &headers)).to_string();
+    let card = card::agent_card(a2a.registry(), &base_url(&a2a, &headers), a2a.card.bearer).to_string();
     // The same binary and settings give the same card, so replicas agree on the tag.
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&card, &mut hasher);
@@ -71,7 +66,7 @@ async fn agent_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response
 }
 
 async fn predecessor_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response {
-    axum::Json(card::predecessor_card(a2a.registry(), &base_url(&a2a, &headers))).into_response()
+    axum::Json(card::predecessor_card(a2a.registry(), &base_url(&a2a, &headers), a2a.card.bearer)).into_response()
 }
 
 /// `A2A-Version` (header, or query parameter): missing means 0.3, as the specification says.
@@ -276,7 +271,7 @@ async fn dispatch(
         }
         Op::ExtendedCard => Err(no_extended_card()),
         Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
-        Op::AgentInfo => ok(card::predecessor_card(a2a.registry(), &base_url(a2a, headers))),
+        Op::AgentInfo => ok(card::predecessor_card(a2a.registry(), &base_url(a2a, headers), a2a.card.bearer)),
         Op::Create => ok(legacy_create(a2a, params).await?),
         Op::FollowUp => {
             let task_id =
@@ -473,6 +468,7 @@ fn list_query(params: &Map<String, Value>) -> Result<(ListQuery, View), A2aError
         page_size: page_size as usize,
         page_token: optional_string(params, "pageToken", "params")?,
         updated_after,
+        owner: None,
     };
     Ok((q, View { history_length, artifacts: include_artifacts }))
 }

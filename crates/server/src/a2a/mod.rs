@@ -25,6 +25,7 @@ pub use self::http::router;
 use self::model::{Artifact, Dialect, Event, Message, Part, Task, TaskState, new_id};
 use self::routing::{Offered, Route};
 use self::store::{ListQuery, Page, TaskStore};
+use crate::auth::{self, Caller};
 use crate::registry::Registry;
 use crate::tools::ToolContext;
 
@@ -33,6 +34,8 @@ use crate::tools::ToolContext;
 pub struct CardSettings {
     /// Public URL (from `--base-url`); otherwise the URL the request came in on.
     pub base_url: Option<String>,
+    /// Callers must send a bearer token (`--auth=kubernetes`): the cards declare the scheme.
+    pub bearer: bool,
 }
 
 /// A task this process runs or holds open (`input-required`): its event feed, which outlives
@@ -102,17 +105,29 @@ impl A2a {
         self.registry.offered().map(Offered::from).collect()
     }
 
+    /// A task, if it exists and the caller started it: other callers' tasks are not found, so
+    /// their ids reveal nothing.
     pub async fn get(&self, id: &str) -> Result<Task, A2aError> {
-        self.store.get(id).await?.ok_or_else(|| A2aError::TaskNotFound(id.to_string()))
+        let caller = auth::current().map(|c| c.username);
+        match self.store.get(id).await? {
+            Some(task) if caller.is_none() || task.owner == caller => Ok(task),
+            _ => Err(A2aError::TaskNotFound(id.to_string())),
+        }
     }
 
+    /// The caller's tasks.
     pub async fn list(&self, q: &ListQuery) -> Result<Page, A2aError> {
-        self.store.list(q).await
+        let owner = auth::current().map(|c| c.username);
+        match owner {
+            Some(owner) => self.store.list(&ListQuery { owner: Some(owner), ..q.clone() }).await,
+            None => self.store.list(q).await,
+        }
     }
 
     /// Accepts a message: a new task, or a follow-up on a task that is not finished.
     pub async fn send(self: &Arc<Self>, req: Send) -> Result<Started, A2aError> {
         let offered = self.offered();
+        let caller = auth::current();
         let mut task = match &req.message.task_id {
             Some(id) => {
                 let mut task = self.get(id).await?;
@@ -146,6 +161,7 @@ impl A2a {
                     // The predecessor's `tasks/create` metadata belongs to the task.
                     task.metadata = req.message.metadata.clone();
                 }
+                task.owner = caller.as_ref().map(|c| c.username.clone());
                 if let Some(id) = req.task_id {
                     if self.store.get(&id).await?.is_some() {
                         return Err(A2aError::invalid("params.id", format!("task `{id}` already exists")));
@@ -181,7 +197,7 @@ impl A2a {
             (entry.events.clone(), entry.events.subscribe())
         };
         let span = tracing::info_span!("a2a_task", task = %task.id, skill = task.skill.as_deref().unwrap_or("help"));
-        tokio::spawn(self.clone().run(task.clone(), route, events, cancel).instrument(span));
+        tokio::spawn(self.clone().run(task.clone(), route, events, cancel, caller).instrument(span));
         Ok(Started { task, events: Some(rx) })
     }
 
@@ -191,6 +207,7 @@ impl A2a {
         route: Route,
         events: broadcast::Sender<Event>,
         cancel: CancellationToken,
+        caller: Option<Caller>,
     ) {
         task.set_state(TaskState::Working, None);
         self.publish(&task, &events).await;
@@ -210,7 +227,7 @@ impl A2a {
                 (TaskState::InputRequired, Some(ask), None)
             }
             Route::Call { tool, arguments } => {
-                let call = self.registry.call(self.ctx.clone(), tool.as_str(), Value::Object(arguments), "a2a");
+                let call = self.registry.call(self.ctx.clone(), tool.as_str(), Value::Object(arguments), "a2a", caller);
                 tokio::select! {
                     result = call => outcome(tool, result),
                     () = cancel.cancelled() => (TaskState::Canceled, Some("canceled by the client".to_string()), None),

@@ -219,6 +219,9 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Map<String, Value>>,
     pub dialect: Dialect,
+    /// The authenticated user who started the task: only they can read, follow or cancel it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl Task {
@@ -237,6 +240,7 @@ impl Task {
             skill: None,
             pending: None,
             dialect,
+            owner: None,
         }
     }
 

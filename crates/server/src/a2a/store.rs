@@ -29,6 +29,8 @@ pub struct ListQuery {
     pub page_size: usize,
     pub page_token: Option<String>,
     pub updated_after: Option<Timestamp>,
+    /// Only tasks this user started (set from the authenticated caller, never by the client).
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +186,7 @@ impl TaskStore {
             .all()
             .await?
             .into_iter()
+            .filter(|t| q.owner.is_none() || t.owner == q.owner)
             .filter(|t| q.context_id.as_ref().is_none_or(|c| &t.context_id == c))
             .filter(|t| q.state.is_none_or(|s| t.status.state == s))
             .filter(|t| q.updated_after.is_none_or(|after| t.status.timestamp > after))

@@ -130,7 +130,7 @@ pub async fn events(
     event_type: EventType,
     limit: usize,
 ) -> Result<(Vec<EventRow>, usize), ToolError> {
-    let api: Api<Event> = Api::namespaced(ctx.client.clone(), namespace);
+    let api: Api<Event> = Api::namespaced(ctx.client(), namespace);
     let mut fields = Vec::new();
     if let Some((kind, name)) = object {
         if !kind.is_empty() {
@@ -230,7 +230,7 @@ async fn get_pod_logs(ctx: Arc<ToolContext>, args: LogsArgs) -> Result<(String, 
     ctx.check_namespace("namespace", Some(&args.namespace))?;
     validate::optional_name("container", args.container.as_deref())?;
     let tail = validate::within("tail_lines", args.tail_lines, 1, ctx.limits.max_log_lines)?;
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &args.namespace);
+    let pods: Api<Pod> = Api::namespaced(ctx.client(), &args.namespace);
     let Some(pod) = pods.get_opt(&args.pod_name).await? else {
         return Err(ToolError::NotFound(format!("pod {}/{} not found", args.namespace, args.pod_name)));
     };

@@ -30,7 +30,7 @@ pub async fn objects(ctx: &ToolContext, kind: Kind, ns: Option<&str>) -> Result<
 
 /// The same, unsorted: for callers that rank the objects themselves.
 async fn unsorted(ctx: &ToolContext, kind: Kind, ns: Option<&str>) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
-    let mut objs = ctx.cache.list(kind).await?;
+    let mut objs = ctx.list(kind).await?;
     objs.retain(|o| {
         let on = o.metadata.namespace.as_deref();
         ns.is_none_or(|ns| on == Some(ns)) && ctx.in_scope(on)
@@ -72,10 +72,7 @@ fn rank_page<'a>(
 
 /// One cached Flux object, or a not-found error naming it.
 pub async fn one(ctx: &ToolContext, kind: Kind, ns: &str, name: &str) -> Result<Arc<DynamicObject>, ToolError> {
-    ctx.cache
-        .get(kind, ns, name)
-        .await?
-        .ok_or_else(|| ToolError::NotFound(format!("{} {ns}/{name} not found", kind.kind)))
+    ctx.get(kind, ns, name).await?.ok_or_else(|| ToolError::NotFound(format!("{} {ns}/{name} not found", kind.kind)))
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -638,7 +635,7 @@ async fn dependencies(ctx: &ToolContext, kind: Kind, obj: &DynamicObject) -> Res
             .map(str::to_string)
             .or_else(|| obj.namespace())
             .unwrap_or_default();
-        let found = ctx.cache.get(kind, &ns, &name).await?;
+        let found = ctx.get(kind, &ns, &name).await?;
         let (state, message) = match found {
             Some(o) => {
                 let i = flux_item(&o);
@@ -654,13 +651,13 @@ async fn dependencies(ctx: &ToolContext, kind: Kind, obj: &DynamicObject) -> Res
 /// The source a Kustomization or HelmRelease reads, from the cache (None if not cached or absent).
 async fn source_of(ctx: &ToolContext, obj: &DynamicObject) -> Option<FluxItem> {
     if let Some((ns, name)) = object::str_at(obj, &["status", "helmChart"]).and_then(|c| c.split_once('/'))
-        && let Ok(Some(o)) = ctx.cache.get(kinds::HELMCHART, ns, name).await
+        && let Ok(Some(o)) = ctx.get(kinds::HELMCHART, ns, name).await
     {
         return Some(flux_item(&o));
     }
     let (kind, ns, name) = object::source_ref(obj)?;
     let kind = Kind::flux_by_name(&kind)?;
-    ctx.cache.get(kind, &ns, &name).await.ok().flatten().map(|o| flux_item(&o))
+    ctx.get(kind, &ns, &name).await.ok().flatten().map(|o| flux_item(&o))
 }
 
 fn conditions_table(conds: &[Condition], ctx: &ToolContext) -> String {

@@ -212,7 +212,7 @@ fn parse_id(id: &str) -> Option<(String, String, String, String)> {
 
 async fn live(ctx: &ToolContext, group: &str, kind: &str, ns: &str, name: &str) -> Result<(String, String), ToolError> {
     if let Some(flux) = kinds::CACHED.iter().find(|k| k.group == group && k.kind == kind) {
-        return Ok(match ctx.cache.get(*flux, ns, name).await {
+        return Ok(match ctx.get(*flux, ns, name).await {
             Ok(Some(o)) => {
                 let i = flux_item(&o);
                 (i.state.as_str().into(), i.message)
@@ -228,9 +228,9 @@ async fn live(ctx: &ToolContext, group: &str, kind: &str, ns: &str, name: &str) 
         return Ok(("not checked".into(), "outside the agent's namespaces".into()));
     }
     let api: Api<DynamicObject> = if namespaced {
-        Api::namespaced_with(ctx.client.clone(), ns, &resource)
+        Api::namespaced_with(ctx.client(), ns, &resource)
     } else {
-        Api::all_with(ctx.client.clone(), &resource)
+        Api::all_with(ctx.client(), &resource)
     };
     Ok(match api.get_opt(name).await {
         Ok(Some(o)) => live_state(&o),
@@ -339,7 +339,7 @@ async fn helm_objects(
     for (group, _, kind, _, namespaced) in LIVE.iter().filter(|l| l.4 && l.2 != "Pod") {
         let Some((resource, _)) = live_resource(group, kind) else { continue };
         let _ = namespaced;
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), target, &resource);
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client(), target, &resource);
         match api.list(&ListParams::default().labels(&selector)).await {
             Ok(list) => out.extend(
                 list.items.into_iter().map(|o| (target.to_string(), o.name_any(), group.to_string(), kind.to_string())),
@@ -370,7 +370,7 @@ fn step(obj: &DynamicObject, source: Option<&DynamicObject>) -> TraceStep {
 async fn source_object(ctx: &ToolContext, obj: &DynamicObject) -> Option<Arc<DynamicObject>> {
     let (kind, ns, name) = object::source_ref(obj)?;
     let kind = Kind::flux_by_name(&kind)?;
-    ctx.cache.get(kind, &ns, &name).await.ok().flatten()
+    ctx.get(kind, &ns, &name).await.ok().flatten()
 }
 
 async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String, TraceAnswer), ToolError> {
@@ -397,9 +397,9 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
             });
         }
         let api: Api<DynamicObject> = if namespaced {
-            Api::namespaced_with(ctx.client.clone(), &ns, &resource)
+            Api::namespaced_with(ctx.client(), &ns, &resource)
         } else {
-            Api::all_with(ctx.client.clone(), &resource)
+            Api::all_with(ctx.client(), &resource)
         };
         let Some(mut o) = api.get_opt(&args.name).await? else {
             return Err(ToolError::NotFound(format!(
@@ -439,7 +439,7 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         if chain.iter().any(|s: &TraceStep| s.kind == kind.kind && s.namespace == mns && s.name == mname) {
             break;
         }
-        let Ok(Some(manager)) = ctx.cache.get(kind, &mns, &mname).await else {
+        let Ok(Some(manager)) = ctx.get(kind, &mns, &mname).await else {
             chain.push(TraceStep {
                 kind: kind.kind.into(),
                 namespace: mns,
@@ -511,7 +511,7 @@ async fn workload_of_pod(ctx: &ToolContext, pod: &DynamicObject, ns: &str) -> Re
             return Ok(None);
         };
         let Some((resource, _)) = live_by_kind("Deployment") else { return Ok(None) };
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client(), ns, &resource);
         return Ok(api.get_opt(&deployment).await?);
     };
     let (kind, name) = match owner.kind.as_str() {
@@ -523,7 +523,7 @@ async fn workload_of_pod(ctx: &ToolContext, pod: &DynamicObject, ns: &str) -> Re
         _ => return Ok(None),
     };
     let Some((resource, _)) = live_by_kind(kind) else { return Ok(None) };
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client(), ns, &resource);
     Ok(api.get_opt(&name).await?)
 }
 

@@ -17,7 +17,9 @@ use kube::{Client, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
+use crate::auth::review::Access;
+use crate::auth::{self, Reviewer};
+use crate::cache::{Cache, KindObjects};
 use crate::contexts::Contexts;
 use crate::kinds::{self, Kind};
 use crate::markdown;
@@ -60,10 +62,14 @@ impl Clock {
 /// What every tool call runs with.
 pub struct ToolContext {
     pub cache: Arc<Cache>,
-    pub client: Client,
+    /// The agent's own identity; tools send requests through [`ToolContext::client`].
+    pub agent_client: Client,
     pub contexts: Arc<Contexts>,
     pub clock: Clock,
     pub limits: Limits,
+    /// Checks reads and writes for the caller (`--auth=kubernetes`); `None` serves everyone with
+    /// the agent's own permissions.
+    pub access: Option<Arc<Reviewer>>,
 }
 
 impl ToolContext {
@@ -95,6 +101,48 @@ impl ToolContext {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The client a tool sends API requests with: for a caller (`--auth=kubernetes`), one that
+    /// sends only what the caller's RBAC allows.
+    pub fn client(&self) -> Client {
+        match (&self.access, auth::current()) {
+            (Some(reviewer), Some(caller)) => auth::enforce::client_for(&self.agent_client, reviewer.clone(), caller),
+            _ => self.agent_client.clone(),
+        }
+    }
+
+    /// Every cached object of a kind that the caller (if the call runs for one) may list.
+    pub async fn list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
+        let objects = self.cache.list(kind).await?;
+        match (&self.access, auth::current()) {
+            (Some(reviewer), Some(caller)) => {
+                Ok(reviewer.visible(&caller, &self.cache.resource(kind)?, objects).await?)
+            }
+            _ => Ok(objects),
+        }
+    }
+
+    /// One cached object; for a caller, only if they may get it (asked whether or not it exists,
+    /// so a refusal tells nothing about existence).
+    pub async fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Option<Arc<DynamicObject>>, ToolError> {
+        if let (Some(reviewer), Some(caller)) = (&self.access, auth::current()) {
+            reviewer.check(&caller, &Access::new("get", &self.cache.resource(kind)?, ns, name)).await?;
+        }
+        Ok(self.cache.get(kind, ns, name).await?)
+    }
+
+    /// Every served kind of a group with its objects (see [`Cache::list_group`]), keeping what the
+    /// caller may list.
+    pub async fn list_group(&self, group: &str) -> Result<Vec<KindObjects>, ToolError> {
+        let kinds = self.cache.list_group(group)?;
+        let (Some(reviewer), Some(caller)) = (&self.access, auth::current()) else { return Ok(kinds) };
+        let mut out = Vec::with_capacity(kinds.len());
+        for (resource, objects) in kinds {
+            let objects = reviewer.visible(&caller, &resource, objects).await?;
+            out.push((resource, objects));
+        }
+        Ok(out)
     }
 }
 

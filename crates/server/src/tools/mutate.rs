@@ -81,7 +81,7 @@ async fn act(ctx: Arc<ToolContext>, args: TargetArgs, action: Action) -> Result<
     ctx.check_namespace("namespace", Some(&args.namespace))?;
     one(&ctx, kind, &args.namespace, &args.name).await?;
     let resource = ctx.cache.resource(kind)?;
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &args.namespace, &resource);
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client(), &args.namespace, &resource);
     let now = ctx.now().to_string();
     let (patch, verb) = match action {
         Action::Reconcile => (json!({"metadata": {"annotations": {REQUESTED_AT: now}}}), "reconcile"),

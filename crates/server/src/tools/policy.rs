@@ -117,12 +117,12 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-fn gatekeeper(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) -> (i64, bool) {
+async fn gatekeeper(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) -> Result<(i64, bool), ToolError> {
     if !ctx.cache.serves_group(kinds::CONSTRAINTS_GROUP) {
-        return (0, false);
+        return Ok((0, false));
     }
     let mut total = 0;
-    for (resource, objs) in ctx.cache.list_group(kinds::CONSTRAINTS_GROUP) {
+    for (resource, objs) in ctx.list_group(kinds::CONSTRAINTS_GROUP).await? {
         for c in objs {
             total += object::i64_at(&c, &["status", "totalViolations"]).unwrap_or(0);
             let default_action = object::str_at(&c, &["spec", "enforcementAction"]).unwrap_or("deny").to_string();
@@ -152,7 +152,7 @@ fn gatekeeper(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) -> 
             }
         }
     }
-    (total, true)
+    Ok((total, true))
 }
 
 async fn kyverno(ctx: &ToolContext, ns: Option<&str>, out: &mut Vec<Violation>) -> Result<bool, ToolError> {
@@ -208,7 +208,7 @@ async fn check_policy_violations(
     let mut not_installed = Vec::new();
     let mut gatekeeper_total = 0;
     if matches!(args.policy_engine, PolicyEngine::Gatekeeper | PolicyEngine::Both) {
-        let (total, served) = gatekeeper(&ctx, ns, &mut violations);
+        let (total, served) = gatekeeper(&ctx, ns, &mut violations).await?;
         gatekeeper_total = total;
         if !served {
             not_installed.push("Gatekeeper (constraints.gatekeeper.sh)".to_string());
@@ -275,7 +275,7 @@ async fn list_constraints(
         });
     }
     let templates = objects(&ctx, kinds::CONSTRAINT_TEMPLATE, None).await?;
-    let constraints = ctx.cache.list_group(kinds::CONSTRAINTS_GROUP);
+    let constraints = ctx.list_group(kinds::CONSTRAINTS_GROUP).await?;
     let mut rows = Vec::new();
     for t in templates {
         let kind = object::str_at(&t, &["spec", "crd", "spec", "names", "kind"]).unwrap_or_default().to_string();

@@ -43,6 +43,8 @@ impl Env {
 pub struct Options {
     pub fixtures: bool,
     pub extra_args: Vec<String>,
+    /// Enforce RBAC in the API server (the agent itself connects as an admin).
+    pub rbac: bool,
 }
 
 static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -50,7 +52,8 @@ static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 /// The fixture cluster and an agent serving it.
 pub async fn start(options: Options) -> Env {
     gitops_agent_server::telemetry::init(gitops_agent_server::telemetry::LogFormat::Text, "warn");
-    let api = fake_apiserver::start(Config::default(), Listen::default()).await.expect("fake API server");
+    let config = Config { rbac: options.rbac, ..Config::default() };
+    let api = fake_apiserver::start(config, Listen::default()).await.expect("fake API server");
     if options.fixtures {
         fake_apiserver::fixtures::load_dir(&api.server, &root().join("examples/fixtures")).expect("fixtures");
     }
@@ -160,11 +163,22 @@ impl Answer {
 pub struct Mcp {
     pub url: String,
     http: HttpClient<HttpConnector, Full<Bytes>>,
+    /// Sent as `Authorization: Bearer` on every request.
+    token: Option<String>,
 }
 
 impl Mcp {
     pub fn new(url: String) -> Self {
-        Self { url, http: HttpClient::builder(TokioExecutor::new()).build_http() }
+        Self { url, http: HttpClient::builder(TokioExecutor::new()).build_http(), token: None }
+    }
+
+    /// The same client, authenticating with `token`.
+    pub fn with_token(&self, token: &str) -> Mcp {
+        Mcp { url: self.url.clone(), http: self.http.clone(), token: Some(token.to_string()) }
+    }
+
+    fn authorization(&self) -> Option<String> {
+        self.token.as_ref().map(|t| format!("Bearer {t}"))
     }
 
     pub async fn post(&self, headers: &[(&str, &str)], body: &Value) -> Answer {
@@ -175,6 +189,9 @@ impl Mcp {
         let mut req = hyper::Request::post(url).header("accept", "application/json, text/event-stream");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
             req = req.header("content-type", "application/json");
+        }
+        if let Some(a) = self.authorization() {
+            req = req.header("authorization", a);
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -193,6 +210,9 @@ impl Mcp {
 
     pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
         let mut req = hyper::Request::get(url);
+        if let Some(a) = self.authorization() {
+            req = req.header("authorization", a);
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -1,0 +1,277 @@
+//! Caller authentication and RBAC scoping (`--auth=kubernetes`) against the embedded API server
+//! with RBAC enforced: 401s with the MCP authorization spec's challenge, protected-resource
+//! metadata, answers limited to what each caller's own RBAC allows (cache reads and direct API
+//! reads), writes needing the caller's own `patch`, A2A tasks private to their caller.
+
+mod common;
+
+use fake_apiserver::auth::User;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
+use serde_json::{Value, json};
+
+use common::{Env, Mcp};
+
+const ISSUER: &str = "https://issuer.example.com";
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+    PolicyRule {
+        api_groups: strings(groups),
+        resources: strings(resources),
+        verbs: verbs.iter().map(|s| s.to_string()).collect(),
+        ..PolicyRule::default()
+    }
+}
+
+fn user(name: &str) -> Subject {
+    Subject {
+        kind: "User".into(),
+        name: name.into(),
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        ..Subject::default()
+    }
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const FLUX: &[&str] = &["helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "source.toolkit.fluxcd.io"];
+
+/// An agent with `--auth=kubernetes` and three users: `dev` may read Flux objects and events in
+/// `team-b` only, `viewer` may read Flux objects everywhere but change nothing, `operator` may
+/// also patch HelmReleases in `team-b`.
+async fn start() -> (Env, [String; 3]) {
+    let env = common::start(common::Options {
+        fixtures: true,
+        rbac: true,
+        extra_args: vec!["--auth=kubernetes".into(), "--read-only=false".into(), format!("--auth-issuers={ISSUER}")],
+    })
+    .await;
+    let client = env.api.client().await.expect("admin client");
+    let pp = PostParams::default();
+    let meta = |name: &str, ns: Option<&str>| ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(str::to_string),
+        ..ObjectMeta::default()
+    };
+    let roles: Api<Role> = Api::namespaced(client.clone(), "team-b");
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), "team-b");
+    let team_reader = Role {
+        metadata: meta("flux-reader", Some("team-b")),
+        rules: Some(vec![rule(FLUX, &["*"], READ), rule(&[""], &["events"], READ)]),
+    };
+    roles.create(&pp, &team_reader).await.expect("role");
+    let patcher = Role {
+        metadata: meta("helmrelease-patcher", Some("team-b")),
+        rules: Some(vec![rule(&["helm.toolkit.fluxcd.io"], &["helmreleases"], &["patch"])]),
+    };
+    roles.create(&pp, &patcher).await.expect("role");
+    let bind = |name: &str, role: &str, who: &str| RoleBinding {
+        metadata: meta(name, Some("team-b")),
+        role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "Role".into(), name: role.into() },
+        subjects: Some(vec![user(who)]),
+    };
+    bindings.create(&pp, &bind("dev-reads", "flux-reader", "dev")).await.expect("binding");
+    bindings.create(&pp, &bind("operator-patches", "helmrelease-patcher", "operator")).await.expect("binding");
+    let cluster_roles: Api<ClusterRole> = Api::all(client.clone());
+    cluster_roles
+        .create(
+            &pp,
+            &ClusterRole {
+                metadata: meta("flux-viewer", None),
+                rules: Some(vec![rule(FLUX, &["*"], READ)]),
+                ..ClusterRole::default()
+            },
+        )
+        .await
+        .expect("cluster role");
+    let cluster_bindings: Api<ClusterRoleBinding> = Api::all(client);
+    cluster_bindings
+        .create(
+            &pp,
+            &ClusterRoleBinding {
+                metadata: meta("flux-viewers", None),
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "ClusterRole".into(),
+                    name: "flux-viewer".into(),
+                },
+                subjects: Some(vec![user("viewer"), user("operator")]),
+            },
+        )
+        .await
+        .expect("cluster binding");
+    let auth = &env.api.server.auth;
+    let tokens = [
+        auth.issue_token(User::new("dev", &[])),
+        auth.issue_token(User::new("viewer", &[])),
+        auth.issue_token(User::new("operator", &[])),
+    ];
+    (env, tokens)
+}
+
+fn namespaces(structured: &Value, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = structured[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {structured}"))
+        .iter()
+        .filter_map(|r| r["namespace"].as_str().map(str::to_string))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn callers_without_a_valid_token_get_the_mcp_challenge() {
+    let (env, _) = start().await;
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", env.agent.url());
+
+    let none = env.mcp.post(&[], &init).await;
+    assert_eq!(none.status, 401, "{}", none.body);
+    let challenge = none.headers.get("www-authenticate").and_then(|h| h.to_str().ok()).expect("WWW-Authenticate");
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")), "{challenge}");
+    assert!(!challenge.contains("invalid_token"), "no token is not an invalid token: {challenge}");
+
+    let bad = env.mcp.with_token("not-a-token").post(&[], &init).await;
+    assert_eq!(bad.status, 401);
+    let challenge = bad.headers.get("www-authenticate").and_then(|h| h.to_str().ok()).expect("WWW-Authenticate");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_eq!(bad.json()["error"], "invalid_token");
+
+    // A2A needs the token too; the cards are public and declare the scheme.
+    let a2a = Mcp::new(format!("{}/", env.agent.url()));
+    let send = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "flux health"}]}}});
+    assert_eq!(a2a.post(&[("a2a-version", "1.0")], &send).await.status, 401);
+    assert_eq!(a2a.get(&format!("{}/tasks", env.agent.url())).await.status, 401);
+    let card = a2a.get(&format!("{}/.well-known/agent-card.json", env.agent.url())).await;
+    assert_eq!(card.status, 200);
+    let card = card.json();
+    assert_eq!(card["securitySchemes"]["kubernetes"]["httpAuthSecurityScheme"]["scheme"], "Bearer");
+    assert_eq!(card["securityRequirements"], json!([{"schemes": {"kubernetes": {"list": []}}}]));
+    let old = a2a.get(&format!("{}/.well-known/agent.json", env.agent.url())).await.json();
+    assert_eq!(old["securitySchemes"]["kubernetes"]["scheme"], "bearer");
+    assert_eq!(old["security"], json!([{"kubernetes": []}]));
+
+    // RFC 9728 metadata names the resource and the issuer.
+    let meta = a2a.get(&metadata_url).await;
+    assert_eq!(meta.status, 200, "{}", meta.body);
+    let meta = meta.json();
+    assert_eq!(meta["resource"], format!("{}/mcp", env.agent.url()));
+    assert_eq!(meta["authorization_servers"], json!([ISSUER]));
+    assert_eq!(meta["bearer_methods_supported"], json!(["header"]));
+
+    // Health endpoints stay open for probes.
+    assert_eq!(a2a.get(&format!("{}/readyz", env.agent.url())).await.status, 200);
+}
+
+#[tokio::test]
+async fn each_caller_sees_only_what_their_own_rbac_allows() {
+    let (env, [dev, viewer, _]) = start().await;
+    let (dev, viewer) = (env.mcp.with_token(&dev), env.mcp.with_token(&viewer));
+
+    let (_, all) = viewer.ok("get_helmreleases", json!({})).await;
+    assert_eq!(namespaces(&all, "items"), ["apps", "infra", "monitoring", "team-b"]);
+    let (markdown, mine) = dev.ok("get_helmreleases", json!({})).await;
+    assert_eq!(namespaces(&mine, "items"), ["team-b"], "{markdown}");
+
+    // A named object in a namespace the caller cannot read is refused, not shown.
+    let r = dev.call("get_helmrelease", json!({"name": "podinfo", "namespace": "apps"})).await;
+    let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(
+        text.contains("dev may not get helmreleases.helm.toolkit.fluxcd.io \"podinfo\" in namespace \"apps\""),
+        "{text}"
+    );
+
+    // Direct API reads (events, pod logs) are checked too.
+    let (_, events) = dev.ok("get_events", json!({"namespace": "team-b"})).await;
+    assert!(events.is_object());
+    let r = dev.call("get_events", json!({"namespace": "flux-system"})).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r["result"]["content"][0]["text"].as_str().unwrap_or_default().contains("dev may not list events"), "{r}");
+    let r = viewer.call("get_pod_logs", json!({"namespace": "team-a", "pod_name": "web-0"})).await;
+    assert_eq!(r["result"]["isError"], true, "the viewer has no access to pods: {r}");
+
+    // Cluster-wide views follow the same rule.
+    let (_, health) = dev.ok("flux_health_summary", json!({})).await;
+    let (_, full) = viewer.ok("flux_health_summary", json!({})).await;
+    assert_ne!(health, full, "the summary counts only what each caller can see");
+}
+
+#[tokio::test]
+async fn changes_need_the_callers_own_patch_permission() {
+    let (env, [_, viewer, operator]) = start().await;
+    let target = json!({"kind": "HelmRelease", "name": "redis", "namespace": "team-b"});
+
+    let r = env.mcp.with_token(&viewer).call("reconcile", target.clone()).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("viewer may not patch helmreleases.helm.toolkit.fluxcd.io \"redis\""), "{text}");
+
+    let (markdown, _) = env.mcp.with_token(&operator).ok("reconcile", target).await;
+    assert!(markdown.to_lowercase().contains("reconcil"), "{markdown}");
+    let api = env.api.client().await.expect("client");
+    let hr: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        api,
+        "team-b",
+        &kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "helm.toolkit.fluxcd.io",
+            "v2",
+            "HelmRelease",
+        )),
+    );
+    let redis = hr.get("redis").await.expect("redis");
+    assert!(redis.metadata.annotations.unwrap_or_default().contains_key("reconcile.fluxcd.io/requestedAt"));
+}
+
+#[tokio::test]
+async fn a2a_tasks_belong_to_the_caller_who_started_them() {
+    let (env, [dev, viewer, _]) = start().await;
+    let base = env.agent.url();
+    let as_dev = Mcp::new(format!("{base}/")).with_token(&dev);
+    let as_viewer = Mcp::new(format!("{base}/")).with_token(&viewer);
+    let send = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"messageId": "m", "role": "ROLE_USER",
+        "parts": [{"data": {"skill": "get-helmreleases", "arguments": {}}}]}}});
+    let r = as_dev.post(&[("a2a-version", "1.0")], &send).await.json();
+    let task = &r["result"]["task"];
+    assert_eq!(task["status"]["state"], "TASK_STATE_COMPLETED", "{r}");
+    let items = &task["artifacts"][0]["parts"][1]["data"];
+    assert_eq!(namespaces(items, "items"), ["team-b"], "A2A calls run with the caller's RBAC too");
+    let id = task["id"].as_str().expect("id");
+
+    let get = |id: &str| json!({"jsonrpc": "2.0", "id": 2, "method": "GetTask", "params": {"id": id}});
+    assert_eq!(as_dev.post(&[("a2a-version", "1.0")], &get(id)).await.json()["result"]["id"], id);
+    let other = as_viewer.post(&[("a2a-version", "1.0")], &get(id)).await.json();
+    assert_eq!(other["error"]["code"], -32001, "another caller's task is not found: {other}");
+    let url = format!("{base}/tasks");
+    assert_eq!(
+        as_dev.get_with(&url, &[("a2a-version", "1.0")]).await.json()["tasks"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        as_viewer.get_with(&url, &[("a2a-version", "1.0")]).await.json()["tasks"].as_array().map(Vec::len),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn no_auth_on_a_reachable_address_is_refused_unless_asked_for() {
+    let env = common::start(common::Options { fixtures: false, ..Default::default() }).await;
+    let refused = common::try_start_agent(&env, vec!["--bind-address=0.0.0.0".into(), "--auth=none".into()]).await;
+    let err = refused.err().expect("refused").to_string();
+    assert!(err.contains("refusing to serve without authentication on 0.0.0.0:0"), "{err}");
+    assert!(err.contains("--allow-unauthenticated"), "{err}");
+    let allowed = common::try_start_agent(
+        &env,
+        vec!["--bind-address=0.0.0.0".into(), "--auth=none".into(), "--allow-unauthenticated".into()],
+    )
+    .await;
+    assert!(allowed.is_ok());
+    // Without --auth, a reachable address authenticates.
+    let default = common::start_agent(&env, vec!["--bind-address=0.0.0.0".into()]).await;
+    let a = Mcp::new(format!("http://127.0.0.1:{}/mcp", default.addr.port())).post(&[], &json!({})).await;
+    assert_eq!(a.status, 401);
+}
