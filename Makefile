@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test examples-test image e2e lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
+.PHONY: help build test protocol-test conformance chart-test examples-test image e2e e2e-embedded lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -11,9 +11,9 @@ help: ## List the targets
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --locked
 
-test: ## Run every test: Rust (unit, golden, integration, properties), MCP and A2A SDK clients, MCP conformance suite, Helm charts, Flux examples
+test: ## Run every test: Rust (unit, golden, integration, properties, faults), MCP and A2A SDK clients, MCP conformance suite, Helm charts, Flux examples, the e2e suite on the embedded API server
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
-	$(MAKE) protocol-test conformance chart-test examples-test
+	$(MAKE) protocol-test conformance chart-test examples-test e2e-embedded
 
 protocol-test: build ## The official MCP Python SDK as a client, over Streamable HTTP and stdio
 	scripts/protocol-tests.sh
@@ -32,6 +32,9 @@ image: ## Container images gitops-agent and gitops-agent-operator with docker or
 
 e2e: ## End-to-end suite against the cluster KUBECONFIG names (kind in daily runs); skips with a message when none is reachable
 	tests/e2e/run.sh
+
+e2e-embedded: build ## The same e2e suite against the embedded API server (RBAC on; operator and agent as local processes), so it cannot rot
+	scripts/e2e-embedded.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all --check

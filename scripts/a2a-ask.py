@@ -6,8 +6,10 @@
 
 Prints the skill the agent chose, the task's state and the answer's markdown (or the agent's
 question when it needs more input). Standard library only. Exits 1 on a JSON-RPC error or a
-failed task.
+failed task. With GITOPS_AGENT_TOKEN set, sends it as the bearer token (agents with
+--auth=kubernetes need one, e.g. from `kubectl create token`).
 """
+import os
 import json
 import sys
 import urllib.error
@@ -39,12 +41,10 @@ def main() -> int:
         "method": "SendMessage",
         "params": {"message": {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [part]}},
     }
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "A2A-Version": "1.0"},
-        method="POST",
-    )
+    headers = {"Content-Type": "application/json", "A2A-Version": "1.0"}
+    if os.environ.get("GITOPS_AGENT_TOKEN"):
+        headers["Authorization"] = "Bearer " + os.environ["GITOPS_AGENT_TOKEN"]
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.load(response)

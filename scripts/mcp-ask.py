@@ -4,8 +4,11 @@
     scripts/mcp-ask.py http://127.0.0.1:8080/mcp list_kustomizations '{"status_filter": "failed"}'
 
 Uses the stateless 2026-07-28 form of MCP (no session), standard library only. Exits 1 when the
-call fails (JSON-RPC error or a tool error), printing the message.
+call fails (JSON-RPC error or a tool error), printing the message. With GITOPS_AGENT_TOKEN set,
+sends it as the bearer token (agents with --auth=kubernetes need one, e.g. from
+`kubectl create token`).
 """
+import os
 import json
 import sys
 import urllib.error
@@ -37,17 +40,16 @@ def main() -> int:
             },
         },
     }
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": VERSION,
-            "mcp-method": "tools/call",
-            "mcp-name": tool,
-        },
-    )
+    headers = {
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": VERSION,
+        "mcp-method": "tools/call",
+        "mcp-name": tool,
+    }
+    if os.environ.get("GITOPS_AGENT_TOKEN"):
+        headers["authorization"] = "Bearer " + os.environ["GITOPS_AGENT_TOKEN"]
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())

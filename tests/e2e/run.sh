@@ -11,8 +11,10 @@
 #      subresource) load, so the agent has a real GitOps estate to describe;
 #   3. a GitOpsAgent becomes Ready; its pods are hardened (non-root, read-only root fs, no
 #      capabilities, seccomp RuntimeDefault) and its ServiceAccount cannot read Secrets;
-#   4. through a port-forward the agent answers MCP (tools/call) and A2A (agent card, SendMessage
-#      in words) about the fixture cluster;
+#   4. through a port-forward the agent refuses callers without a token (401 with the MCP
+#      challenge), answers a caller only within that caller's RBAC (a ServiceAccount allowed to
+#      read HelmReleases in team-b sees only team-b's), and answers MCP (tools/call) and A2A
+#      (agent card, SendMessage in words) about the fixture cluster;
 #   5. the operator repairs a deleted child and follows a spec change (replicas);
 #   6. deleting the GitOpsAgent removes its cluster-scoped RBAC (finalizer).
 #
@@ -22,6 +24,8 @@
 #   E2E_BUILD=1                           build the images with scripts/image.sh first
 #   E2E_TIMEOUT                           seconds to wait for each readiness (default 300)
 #   E2E_KEEP=1                            leave everything installed for inspection
+#   E2E_AGENT_URL                         talk to the agent at this URL instead of through a
+#                                         port-forward (scripts/e2e-embedded.sh: no pods run there)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,6 +34,7 @@ operator_image="${E2E_OPERATOR_IMAGE:-ghcr.io/gitops-agent/gitops-agent-operator
 agent_image="${E2E_AGENT_IMAGE:-ghcr.io/gitops-agent/gitops-agent:$version}"
 timeout="${E2E_TIMEOUT:-300}"
 ns="gitops-agent-e2e-$(date +%s)"
+work=$(mktemp -d)
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'e2e FAILED: %s\n' "$*" >&2; exit 1; }
 
@@ -63,10 +68,26 @@ cleanup() {
         echo "E2E_KEEP=1: leaving namespace $ns and the operator installed"
         return
     fi
-    kill "${forward:-0}" 2>/dev/null || true
+    if [ -n "${forward:-}" ]; then kill "$forward" 2>/dev/null || true; fi
+    kubectl -n team-b delete role,rolebinding "e2e-viewer-$ns" --ignore-not-found >/dev/null 2>&1 || true
     kubectl delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
+    rm -rf "$work"
 }
 trap cleanup EXIT
+
+# A kubeconfig that authenticates with a ServiceAccount's token only (no client certificate), so
+# the API server answers as that ServiceAccount: sa_kubeconfig <namespace> <name> <file>.
+sa_kubeconfig() {
+    local token
+    token=$(kubectl -n "$1" create token "$2" --duration=10m)
+    kubectl config view --minify --raw -o json | python3 -c '
+import json, sys
+cluster = json.load(sys.stdin)["clusters"][0]
+print(json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+    "users": [{"name": "sa", "user": {"token": sys.argv[1]}}],
+    "contexts": [{"name": "sa", "context": {"cluster": cluster["name"], "user": "sa"}}],
+    "current-context": "sa"}))' "$token" >"$3"
+}
 
 step "1. operator from config/default ($operator_image)"
 kubectl apply --server-side --force-conflicts -k config/default >/dev/null
@@ -128,31 +149,75 @@ for c in spec["containers"]:
     assert (sc.get("seccompProfile") or pod.get("seccompProfile", {})).get("type") == "RuntimeDefault", "seccomp"
 print("pod security: ok")
 PY
-sa="system:serviceaccount:$ns:gitops-agent"
-[ "$(kubectl auth can-i get secrets -A --as="$sa")" = "no" ] || fail "the agent's ServiceAccount can read Secrets"
-[ "$(kubectl auth can-i list kustomizations.kustomize.toolkit.fluxcd.io -A --as="$sa")" = "yes" ] || fail "the agent cannot list Kustomizations"
-[ "$(kubectl auth can-i patch kustomizations.kustomize.toolkit.fluxcd.io -A --as="$sa")" = "no" ] || fail "a read-only agent may patch Kustomizations"
-echo "RBAC: no Secrets, reads Flux, no writes: ok"
+sa_kubeconfig "$ns" gitops-agent "$work/agent.kubeconfig"
+as_agent() { KUBECONFIG="$work/agent.kubeconfig" kubectl "$@"; }
+# `kubectl auth can-i` prints yes or no, then the authorizer's reason if it gave one.
+can_agent() { as_agent auth can-i "$@" 2>/dev/null | head -1 | cut -d' ' -f1 || true; }
+[ "$(can_agent get secrets -A)" = "no" ] || fail "the agent's ServiceAccount can read Secrets"
+as_agent get secrets -n "$ns" >/dev/null 2>&1 && fail "the agent's ServiceAccount listed Secrets with its own token"
+[ "$(can_agent list kustomizations.kustomize.toolkit.fluxcd.io -A)" = "yes" ] || fail "the agent cannot list Kustomizations"
+[ "$(can_agent patch kustomizations.kustomize.toolkit.fluxcd.io -A)" = "no" ] || fail "a read-only agent may patch Kustomizations"
+[ "$(can_agent create tokenreviews.authentication.k8s.io)" = "yes" ] || fail "the agent cannot review its callers' tokens"
+echo "RBAC: no Secrets (its own token is refused), reads Flux, no writes, reviews callers: ok"
 
-step "4. MCP and A2A through a port-forward"
-port=$((20000 + RANDOM % 20000))
-kubectl -n "$ns" port-forward svc/gitops-agent "$port:8080" >/dev/null 2>&1 &
-forward=$!
+step "4. callers, MCP and A2A (${E2E_AGENT_URL:-through a port-forward})"
+if [ -n "${E2E_AGENT_URL:-}" ]; then
+    base="${E2E_AGENT_URL%/}"
+else
+    port=$((20000 + RANDOM % 20000))
+    kubectl -n "$ns" port-forward svc/gitops-agent "$port:8080" >/dev/null 2>&1 &
+    forward=$!
+    base="http://127.0.0.1:$port"
+fi
 for _ in $(seq 1 50); do
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    curl -sf "$base/readyz" >/dev/null 2>&1 && break
     sleep 0.2
 done
-answer=$(scripts/mcp-ask.py "http://127.0.0.1:$port/mcp" list_kustomizations '{"namespace": "flux-system"}') \
+unset GITOPS_AGENT_TOKEN
+challenge=$(curl -s -D - -o /dev/null -X POST -H 'content-type: application/json' -d '{}' "$base/mcp")
+grep -q '^HTTP/[0-9.]* 401' <<<"$challenge" || fail "a call without a token was not refused with 401: $challenge"
+grep -qi '^www-authenticate: Bearer .*resource_metadata=' <<<"$challenge" || fail "no MCP authorization challenge: $challenge"
+curl -sf "$base/.well-known/oauth-protected-resource/mcp" | grep -q '"bearer_methods_supported"' \
+    || fail "no protected-resource metadata"
+kubectl -n "$ns" create serviceaccount e2e-viewer >/dev/null
+kubectl apply --server-side -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: e2e-viewer-$ns, namespace: team-b}
+rules:
+  - {apiGroups: [helm.toolkit.fluxcd.io], resources: [helmreleases], verbs: [get, list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: e2e-viewer-$ns, namespace: team-b}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: e2e-viewer-$ns}
+subjects:
+  - {kind: ServiceAccount, name: e2e-viewer, namespace: $ns}
+YAML
+GITOPS_AGENT_TOKEN=$(kubectl -n "$ns" create token e2e-viewer --duration=10m)
+export GITOPS_AGENT_TOKEN
+answer=$(scripts/mcp-ask.py "$base/mcp" get_helmreleases '{}') || fail "MCP get_helmreleases as e2e-viewer failed: $answer"
+grep -q 'redis' <<<"$answer" || fail "the viewer does not see team-b's HelmRelease: $answer"
+grep -q 'podinfo' <<<"$answer" && fail "the viewer sees HelmReleases outside team-b: $answer"
+answer=$(scripts/mcp-ask.py "$base/mcp" list_kustomizations '{"namespace": "flux-system"}' 2>&1) \
+    && fail "the viewer listed Kustomizations it may not read: $answer"
+grep -q 'may not list kustomizations' <<<"$answer" || fail "the refusal does not say why: $answer"
+echo "callers: 401 without a token, each caller within their own RBAC: ok"
+# A caller who may read what the agent reads: the agent's own ServiceAccount.
+GITOPS_AGENT_TOKEN=$(kubectl -n "$ns" create token gitops-agent --duration=10m)
+answer=$(scripts/mcp-ask.py "$base/mcp" list_kustomizations '{"namespace": "flux-system"}') \
     || fail "MCP list_kustomizations failed: $answer"
 grep -q 'infrastructure' <<<"$answer" || fail "MCP answer does not list the fixture Kustomizations: $answer"
 echo "MCP: ok"
-card=$(curl -sf "http://127.0.0.1:$port/.well-known/agent-card.json") || fail "no agent card"
+card=$(curl -sf "$base/.well-known/agent-card.json") || fail "no agent card"
 grep -q '"get-gitops-status"' <<<"$card" || fail "the agent card lacks the get-gitops-status skill"
-answer=$(scripts/a2a-ask.py "http://127.0.0.1:$port" "why is helmrelease redis in team-b failing?") \
+grep -q '"httpAuthSecurityScheme"' <<<"$card" || fail "the agent card does not declare the bearer scheme"
+answer=$(scripts/a2a-ask.py "$base" "why is helmrelease redis in team-b failing?") \
     || fail "A2A SendMessage failed: $answer"
 grep -q 'skill debug-reconciliation' <<<"$answer" || fail "A2A routed the question elsewhere: $answer"
 echo "A2A: ok"
-kill "$forward" 2>/dev/null || true
+unset GITOPS_AGENT_TOKEN
+if [ -n "${forward:-}" ]; then kill "$forward" 2>/dev/null || true; fi
 
 step "5. the operator repairs and follows the spec"
 kubectl -n "$ns" delete service gitops-agent --wait=true >/dev/null
@@ -168,9 +233,13 @@ echo "repair and scale: ok"
 
 step "6. deleting the GitOpsAgent removes its cluster-scoped RBAC"
 role="gitops-agent-$ns-gitops-agent"
-kubectl get clusterrole "$role" >/dev/null || fail "ClusterRole $role missing before deletion"
+for r in "$role" "$role-auth"; do
+    kubectl get clusterrole "$r" >/dev/null || fail "ClusterRole $r missing before deletion"
+done
 kubectl -n "$ns" delete gta gitops-agent --wait=true --timeout="${timeout}s" >/dev/null
-kubectl get clusterrole "$role" >/dev/null 2>&1 && fail "ClusterRole $role outlived its GitOpsAgent"
+for r in "$role" "$role-auth"; do
+    kubectl get clusterrole "$r" >/dev/null 2>&1 && fail "ClusterRole $r outlived its GitOpsAgent"
+done
 echo "cleanup: ok"
 
 printf '\ne2e: all checks passed against %s\n' "$(kubectl config current-context 2>/dev/null || echo 'the cluster')"

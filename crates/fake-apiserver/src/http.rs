@@ -211,7 +211,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.starts_with(crate::protobuf::MAGIC) {
         return crate::protobuf::decode(bytes).ok_or_else(|| {
             ApiError::unsupported_media(
-                "this server decodes protobuf only for Namespace, ConfigMap, Secret, ServiceAccount and the access and token reviews; send application/json",
+                "this server decodes protobuf only for Namespace, ConfigMap, Secret, ServiceAccount, the access and token reviews and TokenRequest; send application/json",
             )
         });
     }

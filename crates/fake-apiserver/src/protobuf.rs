@@ -1,6 +1,7 @@
 //! Just enough of the Kubernetes protobuf encoding to accept what kubectl's typed clients send
 //! for the simple kinds (`kubectl create namespace|configmap|secret|serviceaccount`) and the
-//! reviews client-go posts in protobuf (SelfSubjectAccessReview, SubjectAccessReview, TokenReview). Everything
+//! reviews and requests client-go posts in protobuf (SelfSubjectAccessReview, SubjectAccessReview,
+//! TokenReview, and `kubectl create token`'s TokenRequest). Everything
 //! else is answered in JSON, which those clients also accept.
 
 use base64::Engine;
@@ -191,6 +192,21 @@ fn token_review_spec(b: &[u8]) -> Option<Value> {
     Some(Value::Object(spec))
 }
 
+/// `kubectl create token`'s TokenRequestSpec: audiences (1) and expirationSeconds (4).
+fn token_request_spec(b: &[u8]) -> Option<Value> {
+    let mut spec = Map::new();
+    let mut audiences = Vec::new();
+    for (n, f) in fields(b)? {
+        match (n, f) {
+            (1, Field::Bytes(x)) => audiences.push(json!(text(x)?)),
+            (4, Field::Varint(v)) => _ = spec.insert("expirationSeconds".into(), json!(v)),
+            _ => {}
+        }
+    }
+    spec.insert("audiences".into(), Value::Array(audiences));
+    Some(Value::Object(spec))
+}
+
 /// Decodes a protobuf request body into the JSON object it stands for; None when the kind (or
 /// the body) is not one this server understands.
 pub fn decode(body: &[u8]) -> Option<Value> {
@@ -244,8 +260,9 @@ pub fn decode(body: &[u8]) -> Option<Value> {
             ("ServiceAccount", 4, Field::Varint(v)) => object["automountServiceAccountToken"] = json!(v != 0),
             ("SelfSubjectAccessReview" | "SubjectAccessReview", 2, Field::Bytes(x)) => object["spec"] = review_spec(x)?,
             ("TokenReview", 2, Field::Bytes(x)) => object["spec"] = token_review_spec(x)?,
+            ("TokenRequest", 2, Field::Bytes(x)) => object["spec"] = token_request_spec(x)?,
             ("Namespace" | "ConfigMap" | "Secret" | "ServiceAccount", _, _) => {}
-            ("SelfSubjectAccessReview" | "SubjectAccessReview" | "TokenReview", _, _) => {}
+            ("SelfSubjectAccessReview" | "SubjectAccessReview" | "TokenReview" | "TokenRequest", _, _) => {}
             _ => return None,
         }
     }
@@ -266,6 +283,21 @@ mod tests {
         let mut out = vec![((n << 3) | 2) as u8, bytes.len() as u8];
         out.extend_from_slice(bytes);
         out
+    }
+
+    #[test]
+    fn decodes_a_token_request_as_kubectl_create_token_sends_it() {
+        let type_meta = [field(1, b"authentication.k8s.io/v1"), field(2, b"TokenRequest")].concat();
+        let spec = [field(1, b"https://kubernetes.default.svc"), vec![4 << 3, 0xd8, 0x04]].concat();
+        let raw = [field(1, &field(1, b"e2e-viewer")), field(2, &spec)].concat();
+        let body = [MAGIC, &field(1, &type_meta), &field(2, &raw)].concat();
+        assert_eq!(
+            decode(&body),
+            Some(
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {"name": "e2e-viewer"},
+                "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 600}})
+            )
+        );
     }
 
     #[test]

@@ -177,6 +177,12 @@ async fn each_caller_sees_only_what_their_own_rbac_allows() {
     let (markdown, mine) = dev.ok("get_helmreleases", json!({})).await;
     assert_eq!(namespaces(&mine, "items"), ["team-b"], "{markdown}");
 
+    // Asking for one namespace the caller may not list is refused, as kubectl would.
+    let r = dev.call("get_helmreleases", json!({"namespace": "apps"})).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("dev may not list helmreleases.helm.toolkit.fluxcd.io in namespace \"apps\""), "{text}");
+
     // A named object in a namespace the caller cannot read is refused, not shown.
     let r = dev.call("get_helmrelease", json!({"name": "podinfo", "namespace": "apps"})).await;
     let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default();

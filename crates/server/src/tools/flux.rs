@@ -30,11 +30,8 @@ pub async fn objects(ctx: &ToolContext, kind: Kind, ns: Option<&str>) -> Result<
 
 /// The same, unsorted: for callers that rank the objects themselves.
 async fn unsorted(ctx: &ToolContext, kind: Kind, ns: Option<&str>) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
-    let mut objs = ctx.list(kind).await?;
-    objs.retain(|o| {
-        let on = o.metadata.namespace.as_deref();
-        ns.is_none_or(|ns| on == Some(ns)) && ctx.in_scope(on)
-    });
+    let mut objs = ctx.list(kind, ns).await?;
+    objs.retain(|o| ctx.in_scope(o.metadata.namespace.as_deref()));
     Ok(objs)
 }
 

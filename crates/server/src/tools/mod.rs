@@ -112,14 +112,22 @@ impl ToolContext {
         }
     }
 
-    /// Every cached object of a kind that the caller (if the call runs for one) may list.
-    pub async fn list(&self, kind: Kind) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
-        let objects = self.cache.list(kind).await?;
-        match (&self.access, auth::current()) {
-            (Some(reviewer), Some(caller)) => {
-                Ok(reviewer.visible(&caller, &self.cache.resource(kind)?, objects).await?)
+    /// The cached objects of a kind, in one namespace or all, that the caller (if the call runs
+    /// for one) may list. Asking for one namespace the caller may not list is refused outright,
+    /// as `kubectl` would; across namespaces, the ones they may not list are left out.
+    pub async fn list(&self, kind: Kind, namespace: Option<&str>) -> Result<Vec<Arc<DynamicObject>>, ToolError> {
+        let mut objects = self.cache.list(kind).await?;
+        if let Some(ns) = namespace {
+            objects.retain(|o| o.metadata.namespace.as_deref() == Some(ns));
+        }
+        let (Some(reviewer), Some(caller)) = (&self.access, auth::current()) else { return Ok(objects) };
+        let resource = self.cache.resource(kind)?;
+        match namespace {
+            Some(ns) => {
+                reviewer.check(&caller, &Access::new("list", &resource, ns, "")).await?;
+                Ok(objects)
             }
-            _ => Ok(objects),
+            None => Ok(reviewer.visible(&caller, &resource, objects).await?),
         }
     }
 
