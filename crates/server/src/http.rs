@@ -201,6 +201,7 @@ pub fn router(
     let policy = Arc::new(settings.policy);
     let mcp = Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(settings.max_body_bytes, arguments_are_objects))
         .layer(middleware::from_fn_with_state(SessionCap { sessions, max: settings.max_sessions }, cap_sessions));
     // Host checks and limits come before authentication, so a flood of bad tokens is refused
     // before it costs a TokenReview.
@@ -252,6 +253,52 @@ async fn cap_sessions(State(cap): State<SessionCap>, request: Request, next: Nex
         let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
         resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
         return resp;
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// What `arguments_are_objects` reads of a request; everything else is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct ToolCallPeek {
+    #[serde(default)]
+    id: serde_json::Value,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<ToolCallPeekParams>,
+}
+
+#[derive(serde::Deserialize)]
+struct ToolCallPeekParams {
+    #[serde(default)]
+    arguments: Option<serde_json::Value>,
+}
+
+/// A `tools/call` whose `arguments` is not an object gets "invalid params" naming the field: the
+/// MCP library would otherwise answer "method not found", which sends a client looking in the
+/// wrong place.
+async fn arguments_are_objects(State(max_body): State<usize>, request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+    };
+    if let Ok(peek) = serde_json::from_slice::<ToolCallPeek>(&bytes)
+        && peek.method.as_deref() == Some("tools/call")
+        && let Some(arguments) = peek.params.and_then(|p| p.arguments)
+        && !(arguments.is_object() || arguments.is_null())
+    {
+        let got = match arguments {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            _ => "a boolean",
+        };
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": peek.id, "error": {"code": -32602,
+            "message": format!("invalid argument `arguments`: expected an object of the tool's parameters, got {got}")}});
+        return axum::Json(body).into_response();
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }

@@ -297,3 +297,21 @@ async fn shutdown_finishes_and_stops_listening() {
         .expect("clean");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening after shutdown");
 }
+
+#[tokio::test]
+async fn tool_arguments_that_are_not_an_object_are_invalid_params_naming_the_field() {
+    let env = common::start(common::Options { fixtures: true, ..Default::default() }).await;
+    for (arguments, got) in [(json!([]), "an array"), (json!("x"), "a string"), (json!(3), "a number")] {
+        let r = env
+            .mcp
+            .request("tools/call", Some("list_contexts"), json!({"name": "list_contexts", "arguments": arguments}))
+            .await;
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+        assert_eq!(
+            r["error"]["message"],
+            format!("invalid argument `arguments`: expected an object of the tool's parameters, got {got}")
+        );
+        assert_eq!(r["id"], 1);
+    }
+    env.mcp.ok("list_contexts", json!({})).await;
+}

@@ -146,8 +146,16 @@ fn any_body_at_mcp_or_a2a_gets_a_well_formed_answer() {
             Ok(())
         })
         .expect("no input makes the server fail");
+}
 
-    // Real tools with arbitrary arguments, over MCP and as A2A data parts.
+/// Real tools with arbitrary arguments, over MCP and as A2A data parts: an answer, or an error
+/// naming the parameter.
+#[test]
+fn any_arguments_to_any_tool_get_an_answer_or_a_parameter_error() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let env = runtime.block_on(common::start(common::Options { fixtures: true, ..Default::default() }));
+    let a2a = common::Mcp::new(format!("{}/", env.agent.url()));
+    let mut runner = proptest::test_runner::TestRunner::default();
     let tools: Vec<&'static str> = gitops_agent_api::tools::ToolName::ALL.iter().map(|t| t.as_str()).collect();
     let calls = (prop::sample::select(tools), json_value());
     runner
