@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test examples-test image e2e e2e-embedded lint fmt crds demo tools bench bench-apiserver bench-operator bench-server bench-versus
+.PHONY: help build test protocol-test conformance chart-test examples-test image e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -54,16 +54,22 @@ demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the 
 tools: build ## Print the agent's tool catalogue (names, titles, input schemas) as JSON
 	target/debug/gitops-agent tools
 
-bench: bench-apiserver bench-operator bench-server bench-versus ## Every benchmark (prints figures)
+bench: bench-apiserver bench-operator bench-versus ## The benchmarks for the README's tables: API server, operator, ours vs the peer (bench-server runs apart: bench-versus measures our server too)
 
-bench-apiserver: ## Embedded API server: list 10,000 objects, watch events/s (release build)
-	$(CARGO) run --release --locked -p fake-apiserver --bin fake-apiserver-bench
+# One release build for every benchmark: building per package would resolve features differently
+# and rebuild shared dependencies.
+bench-build:
+	$(CARGO) build --release --locked --workspace
+	$(CARGO) bench --locked --workspace --no-run
 
-bench-operator: ## Operator: 100 and 1,000 GitOpsAgents to Ready, requests per agent, steady-state writes, RSS
-	$(CARGO) bench --locked -p gitops-agent-controller --bench operator
+bench-apiserver: bench-build ## Embedded API server: list 10,000 objects, watch events/s (release build)
+	target/release/fake-apiserver-bench
 
-bench-server: ## Agent server: tool calls/s and p50/p90/p99 over 1,000 and 10,000 Kustomizations at concurrency 1/8/64, RSS, startup
-	$(CARGO) bench --locked -p gitops-agent-server --bench server
+bench-operator: bench-build ## Operator: 100 and 1,000 GitOpsAgents to Ready, requests per agent, steady-state writes, RSS
+	$(CARGO) bench --locked --workspace --bench operator
 
-bench-versus: ## Ours vs the peer kubernetes-mcp-server (from npm) on the same API server: 100/1,000/10,000 Kustomizations, concurrency 1/8/64; table, JSON and plot in bench/results/
+bench-server: bench-build ## Agent server alone: tool calls/s and p50/p90/p99 over 1,000 and 10,000 Kustomizations at concurrency 1/8/64, RSS, startup
+	$(CARGO) bench --locked --workspace --bench server
+
+bench-versus: bench-build ## Ours vs the peer kubernetes-mcp-server (from npm) on the same API server: 100/1,000/10,000 Kustomizations, concurrency 1/8/64; table, JSON and plot in bench/results/
 	scripts/bench-versus.sh

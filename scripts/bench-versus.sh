@@ -26,7 +26,7 @@ fi
 export PEER_BIN
 "$PEER_BIN" --version
 
-cargo bench --locked -p gitops-agent-server --bench versus
+cargo bench --locked --workspace --bench versus
 
 venv=target/bench-venv
 if [ ! -x "$venv/bin/python" ]; then

@@ -83,6 +83,10 @@ impl ServerHandler for McpHandler {
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Caller>())
             .cloned();
+        // With caller checks on, a call must never run with the agent's own permissions instead.
+        if self.ctx.access.is_some() && caller.is_none() {
+            return Err(ErrorData::internal_error("the caller of this request is unknown; refusing to run it", None));
+        }
         // A client that went away (or sent notifications/cancelled) stops the work it asked for.
         let outcome = tokio::select! {
             outcome = self.registry.call(self.ctx.clone(), &request.name, args, "mcp", caller) => outcome,

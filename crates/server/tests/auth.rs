@@ -207,6 +207,33 @@ async fn each_caller_sees_only_what_their_own_rbac_allows() {
     assert_ne!(health, full, "the summary counts only what each caller can see");
 }
 
+/// 2025 clients open a session once and call tools in it: every call still runs as the caller
+/// whose token came with that request.
+#[tokio::test]
+async fn calls_inside_an_mcp_session_run_as_the_caller_of_each_request() {
+    let (env, [dev, viewer, _]) = start().await;
+    let as_dev = env.mcp.with_token(&dev);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+        "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let opened = as_dev.post(&[], &init).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.headers.get("mcp-session-id").and_then(|h| h.to_str().ok()).expect("session").to_string();
+    let headers = [("mcp-session-id", session.as_str()), ("mcp-protocol-version", "2025-06-18")];
+    as_dev.post(&headers, &json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_helmreleases", "arguments": {}}});
+    let r = as_dev.post(&headers, &call).await.json();
+    assert_eq!(namespaces(&r["result"]["structuredContent"], "items"), ["team-b"], "{r}");
+    // The same session with another caller's token answers for that caller.
+    let r = env.mcp.with_token(&viewer).post(&headers, &call).await.json();
+    assert_eq!(
+        namespaces(&r["result"]["structuredContent"], "items"),
+        ["apps", "infra", "monitoring", "team-b"],
+        "{r}"
+    );
+    // And without a token, not at all.
+    assert_eq!(env.mcp.post(&headers, &call).await.status, 401);
+}
+
 #[tokio::test]
 async fn changes_need_the_callers_own_patch_permission() {
     let (env, [_, viewer, operator]) = start().await;

@@ -128,6 +128,10 @@ impl A2a {
     pub async fn send(self: &Arc<Self>, req: Send) -> Result<Started, A2aError> {
         let offered = self.offered();
         let caller = auth::current();
+        // With caller checks on, a task must never run with the agent's own permissions instead.
+        if self.ctx.access.is_some() && caller.is_none() {
+            return Err(A2aError::Internal("the caller of this request is unknown; refusing to run it".into()));
+        }
         let mut task = match &req.message.task_id {
             Some(id) => {
                 let mut task = self.get(id).await?;
