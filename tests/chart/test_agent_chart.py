@@ -395,6 +395,8 @@ def test_notes_tell_how_to_reach_the_endpoints():
     assert "https://gitops-agent.nkp.example.com/mcp" in routed
     assert "kubectl wait --for=condition=Ready gta/gitops-agent" in routed
     assert "kubectl get mcpserver gitops-agent" in notes(render({}, mode="mcpserver"))
+    assert "kubectl create token" in text and 'Authorization: Bearer $TOKEN' in text
+    assert "acts with the agent's permissions" in notes(render({"auth": {"mode": "None"}}, mode="deployment"))
 
 
 BAD_VALUES = [

@@ -9,16 +9,10 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use fake_apiserver::FaultConfig;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::discovery::ApiResource;
+use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use common::{Env, Mcp};
-
-fn kustomizations(client: kube::Client) -> Api<DynamicObject> {
-    let gvk = kube::api::GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization");
-    Api::namespaced_with(client, "flux-system", &ApiResource::from_gvk(&gvk))
-}
+use common::{Env, Mcp, kustomizations};
 
 /// Polls `check` until it returns `Some`, for at most `limit`.
 async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T

@@ -5,17 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-fn kustomizations(client: kube::Client) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
-        "kustomizations",
-    );
-    Api::namespaced_with(client, "flux-system", &ar)
-}
+use common::kustomizations;
 
 #[tokio::test]
 async fn read_only_agents_neither_list_nor_run_mutating_tools() {

@@ -19,6 +19,12 @@ use tokio_util::sync::CancellationToken;
 pub const FIXED_NOW: &str = "2026-11-24T10:30:00Z";
 pub const LATEST: &str = "2026-07-28";
 
+/// The fixture cluster's Kustomizations in `flux-system`, for tests that change them.
+pub fn kustomizations(client: kube::Client) -> kube::Api<kube::api::DynamicObject> {
+    let gvk = kube::api::GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization");
+    kube::Api::namespaced_with(client, "flux-system", &kube::discovery::ApiResource::from_gvk(&gvk))
+}
+
 pub fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
