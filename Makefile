@@ -56,14 +56,14 @@ tools: build ## Print the agent's tool catalogue (names, titles, input schemas) 
 
 bench: bench-apiserver bench-operator bench-versus ## The benchmarks for the README's tables: API server, operator, ours vs the peer (bench-server runs apart: bench-versus measures our server too)
 
-# One release build for every benchmark: building per package would resolve features differently
-# and rebuild shared dependencies.
+# One release build for every benchmark and the binaries they start (cargo builds a package's
+# binaries with its benchmarks): a separate `cargo build --release` would resolve features without
+# the dev-dependencies and compile the whole tree a second time.
 bench-build:
-	$(CARGO) build --release --locked --workspace
 	$(CARGO) bench --locked --workspace --no-run
 
 bench-apiserver: bench-build ## Embedded API server: list 10,000 objects, watch events/s (release build)
-	target/release/fake-apiserver-bench
+	$(CARGO) bench --locked --workspace --bench apiserver
 
 bench-operator: bench-build ## Operator: 100 and 1,000 GitOpsAgents to Ready, requests per agent, steady-state writes, RSS
 	$(CARGO) bench --locked --workspace --bench operator
