@@ -2,6 +2,7 @@
 //! from a watch-backed cache, through one tool registry.
 
 pub mod a2a;
+pub mod api_request;
 pub mod auth;
 pub mod cache;
 pub mod cluster;

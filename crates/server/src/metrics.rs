@@ -136,34 +136,12 @@ impl Metrics {
 
 /// `verb` and `resource` of a Kubernetes API request, for `k8s_api_calls_total`.
 pub fn classify(method: &http::Method, uri: &http::Uri) -> (&'static str, String) {
-    let path = uri.path();
-    let query = uri.query().unwrap_or("");
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    // /api/v1/... or /apis/group/version/...
-    let rest: &[&str] = match segments.first() {
-        Some(&"api") if segments.len() >= 2 => &segments[2..],
-        Some(&"apis") if segments.len() >= 3 => &segments[3..],
-        _ => return (if method == http::Method::GET { "discovery" } else { "other" }, String::new()),
-    };
-    let rest: &[&str] = if rest.first() == Some(&"namespaces") && rest.len() >= 3 { &rest[2..] } else { rest };
-    let (resource, named) = match rest {
-        [] => return ("discovery", String::new()),
-        [r] => (r.to_string(), false),
-        [r, _name] => (r.to_string(), true),
-        [r, _name, sub, ..] => (format!("{r}/{sub}"), true),
-    };
-    let watch = query.split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
-    let verb = match *method {
-        http::Method::GET if watch => "watch",
-        http::Method::GET if named => "get",
-        http::Method::GET => "list",
-        http::Method::POST => "create",
-        http::Method::PUT => "update",
-        http::Method::PATCH => "patch",
-        http::Method::DELETE => "delete",
-        _ => "other",
-    };
-    (verb, resource)
+    match crate::api_request::parse(method, uri) {
+        Some(r) if r.subresource.is_empty() => (r.verb, r.resource.to_string()),
+        Some(r) => (r.verb, format!("{}/{}", r.resource, r.subresource)),
+        None if method == http::Method::GET => ("discovery", String::new()),
+        None => ("other", String::new()),
+    }
 }
 
 #[cfg(test)]

@@ -23,46 +23,17 @@ use super::{AuthError, Caller};
 /// What an API request does, in SubjectAccessReview terms; `None` for discovery and other
 /// non-resource paths, and for the reviews themselves.
 pub fn access_of(method: &Method, uri: &http::Uri) -> Option<Access> {
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
-    let (group, rest) = match segments.as_slice() {
-        ["api", _version, rest @ ..] => ("", rest),
-        ["apis", group, _version, rest @ ..] => (*group, rest),
-        _ => return None,
-    };
-    if group == "authentication.k8s.io" || group == "authorization.k8s.io" {
+    let r = crate::api_request::parse(method, uri)?;
+    if r.group == "authentication.k8s.io" || r.group == "authorization.k8s.io" {
         return None;
     }
-    let (namespace, rest) = match rest {
-        ["namespaces", ns, more @ ..] if !more.is_empty() => (*ns, more),
-        _ => ("", rest),
-    };
-    let (resource, name, subresource) = match rest {
-        [] => return None,
-        [r] => (*r, "", ""),
-        [r, n] => (*r, *n, ""),
-        [r, n, s, ..] => (*r, *n, *s),
-    };
-    let watch = uri
-        .query()
-        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "watch" && (v == "true" || v == "1")));
-    let verb = match (method, name.is_empty()) {
-        (&Method::GET, false) => "get",
-        (&Method::GET, true) if watch => "watch",
-        (&Method::GET, true) => "list",
-        (&Method::POST, _) => "create",
-        (&Method::PUT, _) => "update",
-        (&Method::PATCH, _) => "patch",
-        (&Method::DELETE, false) => "delete",
-        (&Method::DELETE, true) => "deletecollection",
-        _ => return None,
-    };
     Some(Access {
-        verb: verb.into(),
-        group: group.into(),
-        resource: resource.into(),
-        subresource: subresource.into(),
-        namespace: namespace.into(),
-        name: name.into(),
+        verb: r.verb.into(),
+        group: r.group.into(),
+        resource: r.resource.into(),
+        subresource: r.subresource.into(),
+        namespace: r.namespace.into(),
+        name: r.name.into(),
     })
 }
 
@@ -122,51 +93,16 @@ impl Service<Request<Body>> for ForCaller {
 mod tests {
     use super::*;
 
-    fn access(method: Method, uri: &str) -> Option<(String, String, String, String, String, String)> {
-        access_of(&method, &uri.parse().expect("uri"))
-            .map(|a| (a.verb, a.group, a.resource, a.subresource, a.namespace, a.name))
-    }
-
-    fn t(
-        v: &str,
-        g: &str,
-        r: &str,
-        s: &str,
-        ns: &str,
-        n: &str,
-    ) -> Option<(String, String, String, String, String, String)> {
-        Some((v.into(), g.into(), r.into(), s.into(), ns.into(), n.into()))
-    }
-
-    #[test]
-    fn requests_map_to_the_attributes_rbac_checks() {
-        assert_eq!(
-            access(Method::GET, "/api/v1/namespaces/team-a/pods/web-1/log?tailLines=10"),
-            t("get", "", "pods", "log", "team-a", "web-1")
-        );
-        assert_eq!(
-            access(Method::GET, "/api/v1/namespaces/team-a/events?limit=500"),
-            t("list", "", "events", "", "team-a", "")
-        );
-        assert_eq!(access(Method::GET, "/api/v1/pods?watch=true"), t("watch", "", "pods", "", "", ""));
-        assert_eq!(access(Method::GET, "/api/v1/namespaces/team-a"), t("get", "", "namespaces", "", "", "team-a"));
-        assert_eq!(
-            access(Method::PATCH, "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/team-a/kustomizations/apps"),
-            t("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "", "team-a", "apps")
-        );
-        assert_eq!(access(Method::GET, "/apis/apps/v1/deployments"), t("list", "apps", "deployments", "", "", ""));
-        assert_eq!(
-            access(Method::DELETE, "/apis/apps/v1/namespaces/x/deployments"),
-            t("deletecollection", "apps", "deployments", "", "x", "")
-        );
-    }
-
     #[test]
     fn discovery_and_reviews_are_not_checked() {
         for uri in ["/api", "/apis", "/api/v1", "/apis/apps/v1", "/version", "/openapi/v3"] {
-            assert_eq!(access(Method::GET, uri), None, "{uri}");
+            assert_eq!(access_of(&Method::GET, &uri.parse().expect("uri")), None, "{uri}");
         }
-        assert_eq!(access(Method::POST, "/apis/authorization.k8s.io/v1/subjectaccessreviews"), None);
-        assert_eq!(access(Method::POST, "/apis/authentication.k8s.io/v1/tokenreviews"), None);
+        for uri in ["/apis/authorization.k8s.io/v1/subjectaccessreviews", "/apis/authentication.k8s.io/v1/tokenreviews"]
+        {
+            assert_eq!(access_of(&Method::POST, &uri.parse().expect("uri")), None, "{uri}");
+        }
+        let log = access_of(&Method::GET, &"/api/v1/namespaces/a/pods/p/log".parse().expect("uri")).expect("checked");
+        assert_eq!((log.verb.as_str(), log.resource.as_str(), log.subresource.as_str()), ("get", "pods", "log"));
     }
 }
