@@ -199,10 +199,10 @@ pub fn router(
     let service: StreamableHttpService<McpHandler, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(handler.clone()), sessions.clone(), config);
     let policy = Arc::new(settings.policy);
-    let mcp = Router::new()
-        .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(settings.max_body_bytes, arguments_are_objects))
-        .layer(middleware::from_fn_with_state(SessionCap { sessions, max: settings.max_sessions }, cap_sessions));
+    let mcp = Router::new().nest_service("/mcp", service).layer(middleware::from_fn_with_state(
+        SessionCap { sessions, max: settings.max_sessions, max_body: settings.max_body_bytes },
+        check_mcp_post,
+    ));
     // Host checks and limits come before authentication, so a flood of bad tokens is refused
     // before it costs a TokenReview.
     let guarded = mcp
@@ -228,77 +228,61 @@ pub fn router(
 struct SessionCap {
     sessions: Arc<LocalSessionManager>,
     max: usize,
+    max_body: usize,
 }
 
-/// Refuses a new MCP session (an `initialize` outside a session) once `max` are open. Stateless
-/// 2026-07-28 requests open none and pass.
-async fn cap_sessions(State(cap): State<SessionCap>, request: Request, next: Next) -> Response {
-    let opens_session = request.method() == axum::http::Method::POST
-        && !request.headers().contains_key("mcp-session-id")
-        && cap.sessions.sessions.read().await.len() >= cap.max;
-    if !opens_session {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
-    };
-    let is_initialize = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .is_some_and(|v| v.get("method").and_then(|m| m.as_str()) == Some("initialize"));
-    if is_initialize {
-        tracing::warn!(max = cap.max, "refused: too many MCP sessions open");
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000,
-            "message": format!("Too many requests: {} MCP sessions are open, the most this server keeps; retry later, or use the stateless 2026-07-28 protocol", cap.max)}});
-        let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-        resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
-        return resp;
-    }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
-}
-
-/// What `arguments_are_objects` reads of a request; everything else is skipped unparsed.
+/// What the `/mcp` checks read of a JSON-RPC request; everything else is skipped unparsed.
 #[derive(serde::Deserialize)]
-struct ToolCallPeek {
+struct JsonRpcPeek {
     #[serde(default)]
     id: serde_json::Value,
     #[serde(default)]
     method: Option<String>,
     #[serde(default)]
-    params: Option<ToolCallPeekParams>,
+    params: Option<serde_json::Value>,
 }
 
-#[derive(serde::Deserialize)]
-struct ToolCallPeekParams {
-    #[serde(default)]
-    arguments: Option<serde_json::Value>,
-}
-
-/// A `tools/call` whose `arguments` is not an object gets "invalid params" naming the field: the
-/// MCP library would otherwise answer "method not found", which sends a client looking in the
-/// wrong place.
-async fn arguments_are_objects(State(max_body): State<usize>, request: Request, next: Next) -> Response {
+/// Checks on a POST to `/mcp` before the MCP library sees it, reading the body once:
+/// - an `initialize` outside a session is refused with 429 once `max` sessions are open
+///   (stateless 2026-07-28 requests open none and pass);
+/// - a `tools/call` whose `arguments` is not an object gets "invalid params" naming the field:
+///   the MCP library would otherwise answer "method not found", which sends a client looking in
+///   the wrong place.
+async fn check_mcp_post(State(cap): State<SessionCap>, request: Request, next: Next) -> Response {
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, cap.max_body).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
     };
-    if let Ok(peek) = serde_json::from_slice::<ToolCallPeek>(&bytes)
-        && peek.method.as_deref() == Some("tools/call")
-        && let Some(arguments) = peek.params.and_then(|p| p.arguments)
-        && !(arguments.is_object() || arguments.is_null())
-    {
-        let got = match arguments {
-            serde_json::Value::Array(_) => "an array",
-            serde_json::Value::String(_) => "a string",
-            serde_json::Value::Number(_) => "a number",
-            _ => "a boolean",
-        };
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": peek.id, "error": {"code": -32602,
-            "message": format!("invalid argument `arguments`: expected an object of the tool's parameters, got {got}")}});
-        return axum::Json(body).into_response();
+    if let Ok(peek) = serde_json::from_slice::<JsonRpcPeek>(&bytes) {
+        if peek.method.as_deref() == Some("initialize")
+            && !parts.headers.contains_key("mcp-session-id")
+            && cap.sessions.sessions.read().await.len() >= cap.max
+        {
+            tracing::warn!(max = cap.max, "refused: too many MCP sessions open");
+            let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000,
+                "message": format!("Too many requests: {} MCP sessions are open, the most this server keeps; retry later, or use the stateless 2026-07-28 protocol", cap.max)}});
+            let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            return resp;
+        }
+        let arguments = peek.params.as_ref().and_then(|p| p.get("arguments"));
+        if peek.method.as_deref() == Some("tools/call")
+            && let Some(arguments) = arguments
+            && !(arguments.is_object() || arguments.is_null())
+        {
+            let got = match arguments {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            let body = serde_json::json!({"jsonrpc": "2.0", "id": peek.id, "error": {"code": -32602,
+                "message": format!("invalid argument `arguments`: expected an object of the tool's parameters, got {got}")}});
+            return axum::Json(body).into_response();
+        }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
