@@ -14,7 +14,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 
 async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
-    let resync: u64 = std::env::var("BENCH_RESYNC_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let resync: u64 = std::env::var("BENCH_RESYNC_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let running = fake_apiserver::start(
         Config { deployment_ready_after: Duration::from_millis(20), ..Config::default() },

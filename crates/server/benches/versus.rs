@@ -9,7 +9,7 @@
 //!
 //! Environment: PEER_BIN (the peer's binary; `make bench-versus` installs it from npm),
 //! BENCH_SIZES (default `100,1000,10000`), BENCH_CONCURRENCY (default `1,8,64`), BENCH_SECONDS per
-//! measurement (default 3), BENCH_OUT (default `bench/results`).
+//! measurement (default 2), BENCH_OUT (default `bench/results`).
 
 // Shared with the server bench, which uses the stateless form.
 #[allow(dead_code)]
@@ -26,7 +26,7 @@ use load::{Http, Session, env_list, measure};
 use serde_json::{Value, json};
 
 /// From concurrency 8 on, the peer is held at about 5 calls/s by its client's request rate limit
-/// (client-go's default QPS), so higher concurrency only queues: each such row costs 3 s plus a
+/// (client-go's default QPS), so higher concurrency only queues: each such row costs 2 s plus a
 /// 13 s tail. They are measured at 1,000 Kustomizations only, to keep `make bench` under 15 minutes.
 const PEER_MAX_CONCURRENCY: usize = 8;
 
@@ -294,7 +294,7 @@ fn figures(rows: &[Row]) -> Value {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sizes = env_list("BENCH_SIZES", &[100, 1000, 10000]);
     let concurrencies = env_list("BENCH_CONCURRENCY", &[1, 8, 64]);
-    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
     let out_dir = std::env::var("BENCH_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results"));
