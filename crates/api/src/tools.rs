@@ -33,6 +33,7 @@ pub enum ToolName {
     GetInventory,
     TraceObject,
     FluxHealthSummary,
+    FleetHealthSummary,
     // Mutating; offered only when readOnly is false.
     Reconcile,
     Suspend,
@@ -99,6 +100,7 @@ impl ToolName {
         Self::GetInventory,
         Self::TraceObject,
         Self::FluxHealthSummary,
+        Self::FleetHealthSummary,
         Self::Reconcile,
         Self::Suspend,
         Self::Resume,
@@ -127,6 +129,7 @@ impl ToolName {
             Self::GetInventory => "get_inventory",
             Self::TraceObject => "trace_object",
             Self::FluxHealthSummary => "flux_health_summary",
+            Self::FleetHealthSummary => "fleet_health_summary",
             Self::Reconcile => "reconcile",
             Self::Suspend => "suspend",
             Self::Resume => "resume",
@@ -173,7 +176,7 @@ impl ToolName {
                 reads.extend_from_slice(WORKLOADS);
                 reads
             }
-            Self::FluxHealthSummary => vec![KUSTOMIZATIONS, HELMRELEASES, SOURCES],
+            Self::FluxHealthSummary | Self::FleetHealthSummary => vec![KUSTOMIZATIONS, HELMRELEASES, SOURCES],
             Self::Reconcile | Self::Suspend | Self::Resume => {
                 vec![KUSTOMIZATIONS, HELMRELEASES, SOURCES]
             }

@@ -3,7 +3,7 @@
 //! cached kind makes no API request.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -28,6 +28,10 @@ pub enum CacheError {
     #[error("the {0} cache is still loading; try again in a few seconds")]
     Loading(Kind),
     #[error(
+        "this cluster holds more than {max} objects of the kinds the agent caches ({objects} seen), the agent's bound per cluster (--max-objects-per-cluster): its cache was dropped to protect the agent's memory; raise the bound or narrow --watch-namespaces"
+    )]
+    OverBudget { objects: usize, max: usize },
+    #[error(
         "the cluster API is unavailable (no successful answer for {seconds} s; last error: {error}); the cached answer could be stale, so none is given: try again once the API server is back"
     )]
     Unavailable { seconds: u64, error: String },
@@ -36,6 +40,43 @@ pub enum CacheError {
 const LOADING: u8 = 0;
 const SYNCED: u8 = 1;
 const FORBIDDEN: u8 = 2;
+
+/// The most objects one cluster's cache may hold (0: no bound). Counted after every watch event;
+/// once over, every watch of the cluster stops and the next discovery round drops the stores.
+#[derive(Debug, Default)]
+pub struct Budget {
+    max: usize,
+    held: AtomicUsize,
+    /// The count seen when the bound was crossed (0: not crossed).
+    exceeded: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(max: usize) -> Self {
+        Self { max, ..Self::default() }
+    }
+
+    /// Records that a store went from `before` to `after` objects; false once over the bound.
+    fn account(&self, before: usize, after: usize) -> bool {
+        let held = if after >= before {
+            self.held.fetch_add(after - before, Ordering::SeqCst) + (after - before)
+        } else {
+            self.held.fetch_sub(before - after, Ordering::SeqCst) - (before - after)
+        };
+        if self.max > 0 && held > self.max {
+            let _ = self.exceeded.compare_exchange(0, held, Ordering::SeqCst, Ordering::SeqCst);
+            return false;
+        }
+        self.exceeded.load(Ordering::SeqCst) == 0
+    }
+
+    fn error(&self) -> Option<CacheError> {
+        match self.exceeded.load(Ordering::SeqCst) {
+            0 => None,
+            objects => Some(CacheError::OverBudget { objects, max: self.max }),
+        }
+    }
+}
 
 /// One watch (a whole cluster, or one namespace) of one kind.
 struct Watch {
@@ -103,6 +144,7 @@ pub struct Cache {
     health: Arc<ApiHealth>,
     /// After the API has not answered for this long, the cache is not trusted.
     stale_after: Duration,
+    budget: Arc<Budget>,
 }
 
 fn wanted(group: &str, kind: &str) -> bool {
@@ -120,11 +162,26 @@ impl Cache {
             load_wait: Duration::from_secs(10),
             health,
             stale_after,
+            budget: Arc::new(Budget::default()),
         }
     }
 
-    /// Why the cache must not answer now: the API server has not answered for too long.
-    fn unavailable(&self) -> Option<CacheError> {
+    /// Bounds the objects this cache holds (see [`Budget`]).
+    pub fn with_budget(mut self, max_objects: usize) -> Self {
+        self.budget = Arc::new(Budget::new(max_objects));
+        self
+    }
+
+    pub fn health(&self) -> &Arc<ApiHealth> {
+        &self.health
+    }
+
+    /// Why the cache must not answer now: it outgrew its bound, or the API server has not
+    /// answered for too long.
+    pub fn unavailable(&self) -> Option<CacheError> {
+        if let Some(e) = self.budget.error() {
+            return Some(e);
+        }
         self.health
             .unavailable(self.stale_after)
             .map(|(down, error)| CacheError::Unavailable { seconds: down.as_secs(), error })
@@ -137,6 +194,14 @@ impl Cache {
     /// Asks the API server which cached kinds it serves; starts watches for new ones and drops
     /// those whose CRD is gone. On a discovery error the previous answer stands.
     pub async fn refresh(&self) -> Result<(), kube::Error> {
+        if self.budget.error().is_some() {
+            let mut watched = self.watched.write().unwrap_or_else(|e| e.into_inner());
+            if !watched.is_empty() {
+                tracing::warn!(max = self.budget.max, "over the per-cluster object bound: dropping the cache");
+                watched.clear();
+            }
+            return Ok(());
+        }
         let mut groups: Vec<&str> = kinds::CACHED.iter().map(|k| k.group).collect();
         groups.push(kinds::CONSTRAINTS_GROUP);
         groups.sort_unstable();
@@ -167,10 +232,12 @@ impl Cache {
             let watches = if namespaced && !self.namespaces.is_empty() {
                 self.namespaces
                     .iter()
-                    .map(|ns| spawn_watch(Api::namespaced_with(self.client.clone(), ns, &resource), &resource))
+                    .map(|ns| {
+                        spawn_watch(Api::namespaced_with(self.client.clone(), ns, &resource), &resource, &self.budget)
+                    })
                     .collect()
             } else {
-                vec![spawn_watch(Api::all_with(self.client.clone(), &resource), &resource)]
+                vec![spawn_watch(Api::all_with(self.client.clone(), &resource), &resource, &self.budget)]
             };
             watched.insert(key, Watched { resource, watches });
         }
@@ -179,17 +246,24 @@ impl Cache {
     }
 
     /// Refreshes discovery on a timer (after the first refresh, which the caller runs) until the
-    /// task is aborted.
+    /// task is aborted; every 2 s at most until discovery has once succeeded (a cluster that was
+    /// down at start is picked up soon after it answers).
     pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(every).await;
+                let wait = if cache.discovered() { every } else { every.min(Duration::from_secs(2)) };
+                tokio::time::sleep(wait).await;
                 if let Err(e) = cache.refresh().await {
                     tracing::warn!(error = %e, "discovery failed; keeping the cached kinds as they are");
                 }
             }
         })
+    }
+
+    /// Whether discovery has answered once.
+    pub fn discovered(&self) -> bool {
+        self.discovered.load(Ordering::SeqCst) == 1
     }
 
     /// Ready once discovery has run and every watch has listed its objects (or been refused), and
@@ -307,16 +381,25 @@ fn strip(resource: &ApiResource) -> impl FnMut(&mut DynamicObject) + use<> {
     }
 }
 
-fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource) -> Watch {
+fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource, budget: &Arc<Budget>) -> Watch {
     let writer = reflector::store::Writer::new(resource.clone());
     let store = writer.as_reader();
+    let (reader, budget) = (store.clone(), budget.clone());
     let state = Arc::new(AtomicU8::new(LOADING));
     let forbidden = Arc::new(RwLock::new(String::new()));
     let (flag, why, kind) = (state.clone(), forbidden.clone(), resource.kind.clone());
     let stream = watcher(api, watcher::Config::default()).default_backoff().modify(strip(resource)).reflect(writer);
     let task = tokio::spawn(async move {
         futures::pin_mut!(stream);
+        let mut held = 0;
         while let Some(event) = stream.next().await {
+            let now = reader.len();
+            let within = budget.account(held, now);
+            held = now;
+            if !within {
+                tracing::warn!(%kind, max = budget.max, "the cluster's cache is over its object bound: stopping");
+                break;
+            }
             match event {
                 Ok(watcher::Event::InitDone) => flag.store(SYNCED, Ordering::SeqCst),
                 Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {

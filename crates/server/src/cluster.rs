@@ -15,7 +15,7 @@ use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
 
-use crate::contexts::Contexts;
+use crate::contexts::{ContextInfo, Contexts};
 use crate::metrics::{Metrics, classify};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,29 +35,40 @@ pub enum ClusterError {
 pub struct Cluster {
     pub config: Config,
     pub contexts: Contexts,
+    /// The kubeconfig it came from (none in a pod): its other contexts can join the fleet.
+    pub kubeconfig: Option<Kubeconfig>,
 }
 
 impl Cluster {
-    /// A client that counts every request in `k8s_api_calls_total` and records in `health`
-    /// whether the API server answered.
-    ///
-    /// The client library's own retry (up to 15 attempts, honouring `Retry-After`) would hide an
-    /// outage for tens of seconds and hold tool calls that long; instead, each attempt is counted
-    /// and at most 3 retries follow (0.2 s doubling to 2 s, or the server's `Retry-After`).
-    /// Watches reconnect with their own backoff.
-    pub fn client(&self, metrics: &Arc<Metrics>, health: &Arc<ApiHealth>) -> Result<Client, ClusterError> {
-        let mut config = self.config.clone();
-        config.default_retry = false;
-        let count = CountLayer { metrics: metrics.clone(), health: health.clone() };
-        let policy = RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(2), 3, true)
-            .map_err(|e| ClusterError::Retry(e.to_string()))?;
-        // Retrying needs a cloneable service below it: the buffer is that handle.
-        Ok(ClientBuilder::try_from(config)?
-            .with_layer(&count)
-            .with_layer(&BufferLayer::new(1024))
-            .with_layer(&RetryLayer::new(policy))
-            .build())
+    pub fn client(&self, name: &str, metrics: &Arc<Metrics>, health: &Arc<ApiHealth>) -> Result<Client, ClusterError> {
+        client_for(&self.config, name, metrics, health)
     }
+}
+
+/// A client that counts every request in `k8s_api_calls_total` under the cluster's fleet name and
+/// records in `health` whether the API server answered.
+///
+/// The client library's own retry (up to 15 attempts, honouring `Retry-After`) would hide an
+/// outage for tens of seconds and hold tool calls that long; instead, each attempt is counted
+/// and at most 3 retries follow (0.2 s doubling to 2 s, or the server's `Retry-After`).
+/// Watches reconnect with their own backoff.
+pub fn client_for(
+    config: &Config,
+    name: &str,
+    metrics: &Arc<Metrics>,
+    health: &Arc<ApiHealth>,
+) -> Result<Client, ClusterError> {
+    let mut config = config.clone();
+    config.default_retry = false;
+    let count = CountLayer { cluster: name.into(), metrics: metrics.clone(), health: health.clone() };
+    let policy = RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(2), 3, true)
+        .map_err(|e| ClusterError::Retry(e.to_string()))?;
+    // Retrying needs a cloneable service below it: the buffer is that handle.
+    Ok(ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .with_layer(&BufferLayer::new(1024))
+        .with_layer(&RetryLayer::new(policy))
+        .build())
 }
 
 /// Whether the cluster API answers. The watches reconnect after any break, so during an outage
@@ -97,7 +108,7 @@ impl ApiHealth {
 /// (KUBECONFIG, ~/.kube/config, then the pod's ServiceAccount).
 pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster, ClusterError> {
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
-    let (config, contexts) = match kubeconfig {
+    let (config, contexts, kubeconfig) = match kubeconfig {
         Some(path) => {
             let shown = path.display().to_string();
             let kc = Kubeconfig::read_from(path)
@@ -105,7 +116,8 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
             let config = Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|source| {
                 ClusterError::Context { path: shown.clone(), context: context.unwrap_or("(current)").into(), source }
             })?;
-            (config, Contexts::from_kubeconfig(&kc, &shown, context))
+            let contexts = Contexts::from_kubeconfig(&kc, &shown, context);
+            (config, contexts, Some(kc))
         }
         None if context.is_some() => {
             let config = Config::from_kubeconfig(&options).await.map_err(|source| ClusterError::Context {
@@ -115,26 +127,53 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
             })?;
             let kc = Kubeconfig::read()
                 .map_err(|source| ClusterError::Kubeconfig { path: "the default kubeconfig".into(), source })?;
-            (config, Contexts::from_kubeconfig(&kc, "the default kubeconfig", context))
+            let contexts = Contexts::from_kubeconfig(&kc, "the default kubeconfig", context);
+            (config, contexts, Some(kc))
         }
         None => {
             let config = Config::infer().await?;
-            let contexts = match Kubeconfig::read() {
-                Ok(kc) => Contexts::from_kubeconfig(
-                    &kc,
-                    &std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into()),
+            match Kubeconfig::read() {
+                Ok(kc) => {
+                    let source = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into());
+                    (config, Contexts::from_kubeconfig(&kc, &source, None), Some(kc))
+                }
+                Err(_) => (
+                    config.clone(),
+                    Contexts::in_cluster(&config.cluster_url.to_string(), &config.default_namespace),
                     None,
                 ),
-                Err(_) => Contexts::in_cluster(&config.cluster_url.to_string(), &config.default_namespace),
-            };
-            (config, contexts)
+            }
         }
     };
-    Ok(Cluster { config, contexts })
+    Ok(Cluster { config, contexts, kubeconfig })
+}
+
+/// The configuration of one context of a kubeconfig (a fleet member from `--all-contexts`).
+pub async fn context_config(kc: &Kubeconfig, context: &str) -> Result<Config, ClusterError> {
+    let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|source| ClusterError::Context {
+        path: "the kubeconfig".into(),
+        context: context.into(),
+        source,
+    })
+}
+
+/// The configuration in a kubeconfig file of the fleet directory (e.g. a CAPI `<cluster>-kubeconfig`
+/// Secret mounted there), with its current context, and what may be shown of that context.
+pub async fn file_config(path: &Path) -> Result<(Config, ContextInfo), ClusterError> {
+    let shown = path.display().to_string();
+    let kc = Kubeconfig::read_from(path).map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
+    let contexts = Contexts::from_kubeconfig(&kc, &shown, None);
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|source| ClusterError::Context { path: shown, context: "(current)".into(), source })?;
+    let info = contexts.current_info().cloned().unwrap_or_else(|| ContextInfo::named(&contexts.source));
+    Ok((config, info))
 }
 
 /// Counts every request the client sends, and records whether it was answered.
 pub struct CountLayer {
+    pub cluster: Arc<str>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<ApiHealth>,
 }
@@ -143,13 +182,14 @@ impl<S> tower::Layer<S> for CountLayer {
     type Service = Count<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Count { inner, metrics: self.metrics.clone(), health: self.health.clone() }
+        Count { inner, cluster: self.cluster.clone(), metrics: self.metrics.clone(), health: self.health.clone() }
     }
 }
 
 #[derive(Clone)]
 pub struct Count<S> {
     inner: S,
+    cluster: Arc<str>,
     metrics: Arc<Metrics>,
     health: Arc<ApiHealth>,
 }
@@ -170,12 +210,12 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let (verb, resource) = classify(req.method(), req.uri());
-        let (metrics, health) = (self.metrics.clone(), self.health.clone());
+        let (cluster, metrics, health) = (self.cluster.clone(), self.metrics.clone(), self.health.clone());
         let fut = self.inner.call(req);
         Box::pin(async move {
             let result = fut.await;
             let code = result.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
-            metrics.api_call(verb, &resource, code);
+            metrics.api_call(&cluster, verb, &resource, code);
             health.record(result.as_ref().map(|r| r.status().as_u16()).map_err(|e| e.to_string()));
             result
         })

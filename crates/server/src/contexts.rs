@@ -19,6 +19,19 @@ pub struct ContextInfo {
     pub namespace: Option<String>,
 }
 
+impl ContextInfo {
+    /// A context known only by name (its kubeconfig could not be read).
+    pub fn named(name: &str) -> ContextInfo {
+        ContextInfo {
+            name: name.into(),
+            cluster: name.into(),
+            server: String::new(),
+            user: String::new(),
+            namespace: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contexts {
     /// Where the answer comes from: `in-cluster` or the kubeconfig's path.

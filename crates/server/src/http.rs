@@ -18,10 +18,10 @@ use tracing::Instrument;
 
 use crate::a2a::A2a;
 use crate::auth::gate::{self, Gate};
-use crate::cache::Cache;
+use crate::fleet::Fleet;
 use crate::limits::{self, LimitSettings, Limiter};
 use crate::mcp::McpHandler;
-use crate::metrics::{KindLabels, Metrics};
+use crate::metrics::{ClusterLabels, KindLabels, Metrics};
 
 /// Which Host and Origin headers `/mcp` accepts.
 #[derive(Debug, Clone, Default)]
@@ -139,7 +139,7 @@ async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
 
 #[derive(Clone)]
 pub struct Health {
-    pub cache: Arc<Cache>,
+    pub fleet: Arc<Fleet>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -152,7 +152,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(h): State<Health>) -> (StatusCode, &'static str) {
-    if h.cache.is_ready() {
+    if h.fleet.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "caches are syncing\n")
@@ -160,10 +160,18 @@ async fn readyz(State(h): State<Health>) -> (StatusCode, &'static str) {
 }
 
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
-    for c in h.cache.counts() {
-        h.metrics.cache_objects.get_or_create(&KindLabels { kind: c.kind }).set(c.objects as i64);
+    // Rebuilt on each scrape, so a cluster that left the fleet leaves the gauges too.
+    h.metrics.cache_objects.clear();
+    h.metrics.cache_ready.clear();
+    for member in h.fleet.members() {
+        let Ok(link) = &member.link else { continue };
+        for c in link.cache.counts() {
+            let labels = KindLabels { cluster: member.name.clone(), kind: c.kind };
+            h.metrics.cache_objects.get_or_create(&labels).set(c.objects as i64);
+        }
+        let ready = i64::from(link.cache.is_ready());
+        h.metrics.cache_ready.get_or_create(&ClusterLabels { cluster: member.name.clone() }).set(ready);
     }
-    h.metrics.cache_ready.set(i64::from(h.cache.is_ready()));
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], h.metrics.render())
 }
 
@@ -273,12 +281,7 @@ async fn check_mcp_post(State(cap): State<SessionCap>, request: Request, next: N
             && let Some(arguments) = arguments
             && !(arguments.is_object() || arguments.is_null())
         {
-            let got = match arguments {
-                serde_json::Value::Array(_) => "an array",
-                serde_json::Value::String(_) => "a string",
-                serde_json::Value::Number(_) => "a number",
-                _ => "a boolean",
-            };
+            let got = crate::validate::json_type(arguments);
             let body = serde_json::json!({"jsonrpc": "2.0", "id": peek.id, "error": {"code": -32602,
                 "message": format!("invalid argument `arguments`: expected an object of the tool's parameters, got {got}")}});
             return axum::Json(body).into_response();

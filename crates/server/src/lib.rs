@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache;
 pub mod cluster;
 pub mod contexts;
+pub mod fleet;
 pub mod http;
 pub mod kinds;
 pub mod limits;

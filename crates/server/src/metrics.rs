@@ -25,6 +25,8 @@ pub struct RouteLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ApiLabels {
+    /// The fleet member the request went to (`local` for the agent's own cluster).
+    pub cluster: String,
     pub verb: String,
     pub resource: String,
     pub code: String,
@@ -45,7 +47,13 @@ pub struct ToolNameLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
+    pub cluster: String,
     pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster: String,
 }
 
 pub struct Metrics {
@@ -55,7 +63,7 @@ pub struct Metrics {
     pub tool_calls: Family<ToolLabels, Counter>,
     pub tool_duration: Family<ToolNameLabels, Histogram>,
     pub cache_objects: Family<KindLabels, Gauge>,
-    pub cache_ready: Gauge,
+    pub cache_ready: Family<ClusterLabels, Gauge>,
     registry: Mutex<Registry>,
 }
 
@@ -72,12 +80,12 @@ impl Default for Metrics {
         let tool_calls = Family::<ToolLabels, Counter>::default();
         let tool_duration = Family::<ToolNameLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
         let cache_objects = Family::<KindLabels, Gauge>::default();
-        let cache_ready = Gauge::default();
+        let cache_ready = Family::<ClusterLabels, Gauge>::default();
         registry.register("http_requests", "HTTP requests by method, path and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
         registry.register(
             "k8s_api_calls",
-            "Kubernetes API requests by verb, resource and status code",
+            "Kubernetes API requests by cluster, verb, resource and status code",
             api_calls.clone(),
         );
         registry.register(
@@ -86,8 +94,16 @@ impl Default for Metrics {
             tool_calls.clone(),
         );
         registry.register("tool_call_duration_seconds", "Tool call latency", tool_duration.clone());
-        registry.register("cache_objects", "Objects held in the watch cache, by resource", cache_objects.clone());
-        registry.register("cache_ready", "1 once every watch cache has listed its objects", cache_ready.clone());
+        registry.register(
+            "cache_objects",
+            "Objects held in the watch cache, by cluster and resource",
+            cache_objects.clone(),
+        );
+        registry.register(
+            "cache_ready",
+            "1 once every watch cache of the cluster has listed its objects",
+            cache_ready.clone(),
+        );
         Self {
             http_requests,
             http_duration,
@@ -118,10 +134,10 @@ impl Metrics {
         self.http_duration.get_or_create(&RouteLabels { method: method.into(), path: path.into() }).observe(seconds);
     }
 
-    pub fn api_call(&self, verb: &str, resource: &str, code: u16) {
-        self.api_calls
-            .get_or_create(&ApiLabels { verb: verb.into(), resource: resource.into(), code: code.to_string() })
-            .inc();
+    pub fn api_call(&self, cluster: &str, verb: &str, resource: &str, code: u16) {
+        let labels =
+            ApiLabels { cluster: cluster.into(), verb: verb.into(), resource: resource.into(), code: code.to_string() };
+        self.api_calls.get_or_create(&labels).inc();
     }
 
     pub fn render(&self) -> String {
@@ -175,7 +191,7 @@ mod tests {
     fn metric_names_are_the_predecessors() {
         let m = Metrics::default();
         m.http("POST", "/mcp", 200, 0.01);
-        m.api_call("list", "kustomizations", 200);
+        m.api_call("local", "list", "kustomizations", 200);
         m.tool_call("list_kustomizations", "mcp", "success", 0.001);
         let text = m.render();
         for name in [

@@ -47,6 +47,8 @@ pub enum ToolError {
     Api(#[from] kube::Error),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("cluster `{cluster}` cannot be reached: {reason}")]
+    Unreachable { cluster: String, reason: String },
     #[error(
         "tool `{tool}` did not answer within {seconds} s (the cluster API may be slow or unreachable); try again, or narrow the question"
     )]
@@ -95,6 +97,8 @@ pub struct Tool {
     pub input_schema: Arc<Map<String, Value>>,
     pub output_schema: Arc<Map<String, Value>>,
     pub hints: Hints,
+    /// Answers across the fleet itself (takes no `cluster` argument).
+    pub fleet_wide: bool,
     handler: Handler,
 }
 
@@ -143,8 +147,51 @@ impl Tool {
             input_schema: Arc::new(schema_of::<A>()),
             output_schema: Arc::new(output_schema_of::<O>()),
             hints,
+            fleet_wide: false,
             handler,
         }
+    }
+
+    /// A tool that answers across the fleet itself: the registry neither adds the `cluster`
+    /// argument nor routes the call.
+    pub fn fleet_wide(mut self) -> Tool {
+        self.fleet_wide = true;
+        self
+    }
+}
+
+/// The argument every single-cluster tool takes, declared here once rather than in each tool's
+/// arguments: the registry takes it off and routes the call.
+const CLUSTER: &str = "cluster";
+
+fn add_cluster_parameter(tool: &mut Tool) {
+    let mut schema = (*tool.input_schema).clone();
+    let props = schema.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(props) = props {
+        props.insert(
+            CLUSTER.into(),
+            serde_json::json!({
+                "type": "string",
+                "description": "The cluster to ask, by its name in list_contexts (default: the agent's own cluster)."
+            }),
+        );
+    }
+    tool.input_schema = Arc::new(schema);
+}
+
+/// Takes the `cluster` argument off a call's arguments (validated, so a wrong type names it).
+fn take_cluster(args: &mut Value) -> Result<Option<String>, ToolError> {
+    let Value::Object(map) = args else { return Ok(None) };
+    match map.remove(CLUSTER) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => {
+            crate::validate::name(CLUSTER, &name)?;
+            Ok(Some(name))
+        }
+        Some(other) => Err(ToolError::InvalidArgument {
+            param: CLUSTER.into(),
+            reason: format!("expected a cluster name (a string), got {}", crate::validate::json_type(&other)),
+        }),
     }
 }
 
@@ -243,7 +290,10 @@ impl Drop for Running {
 }
 
 impl Registry {
-    pub fn new(tools: Vec<Tool>, selection: Selection, metrics: Arc<Metrics>) -> Self {
+    pub fn new(mut tools: Vec<Tool>, selection: Selection, metrics: Arc<Metrics>) -> Self {
+        for tool in tools.iter_mut().filter(|t| !t.fleet_wide) {
+            add_cluster_parameter(tool);
+        }
         Self { tools, selection, metrics, timeout: Duration::from_secs(30), running: Arc::default() }
     }
 
@@ -295,12 +345,31 @@ impl Registry {
             return Err(err);
         }
         let user = caller.as_ref().map(|c| c.username.clone());
-        let span =
-            tracing::info_span!("tool", tool = tool.name.as_str(), protocol, user, outcome = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "tool",
+            tool = tool.name.as_str(),
+            protocol,
+            user,
+            cluster = tracing::field::Empty,
+            outcome = tracing::field::Empty
+        );
         let started = Instant::now();
         let _running = Running::start(&self.running);
+        let routed = span.clone();
+        let work = async move {
+            let mut args = args;
+            let ctx = if tool.fleet_wide {
+                ctx
+            } else {
+                let cluster = take_cluster(&mut args)?;
+                let ctx = Arc::new(ctx.on(cluster.as_deref())?);
+                routed.record("cluster", ctx.cluster.as_str());
+                ctx
+            };
+            (tool.handler)(ctx, args).await
+        };
         // Every API read and write the tool makes, and every cache read, is checked for the caller.
-        let work = auth::run_as(caller, (tool.handler)(ctx, args)).instrument(span.clone());
+        let work = auth::run_as(caller, work).instrument(span.clone());
         let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(ToolError::Timeout { tool: tool.name.as_str().to_string(), seconds: self.timeout.as_secs() }),

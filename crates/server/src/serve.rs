@@ -18,6 +18,8 @@ use crate::auth::gate::Gate;
 use crate::auth::{self, AuthMode, Reviewer};
 use crate::cache::Cache;
 use crate::cluster::{self, ApiHealth, ClusterError};
+use crate::contexts::ContextInfo;
+use crate::fleet::{self, Fleet, Link, Member, MemberSettings};
 use crate::http::{self, Health, HostPolicy, HttpSettings};
 use crate::limits::LimitSettings;
 use crate::mcp::McpHandler;
@@ -42,6 +44,28 @@ pub struct ServeArgs {
     /// kubeconfig context to use (default: its current context).
     #[arg(long, env = "GITOPS_AGENT_CONTEXT")]
     pub context: Option<String>,
+    /// Answer for every context of the kubeconfig, each a cluster named after its context
+    /// (`--context`, or the current one, is the default).
+    #[arg(long, env = "GITOPS_AGENT_ALL_CONTEXTS")]
+    pub all_contexts: bool,
+    /// A directory of kubeconfig files, one per cluster to answer for, named after it (the
+    /// operator mounts CAPI `<cluster>-kubeconfig` Secrets there); re-read as files change.
+    #[arg(long, env = "GITOPS_AGENT_CLUSTERS_DIR")]
+    pub clusters_dir: Option<PathBuf>,
+    /// How often --clusters-dir is re-read, in seconds.
+    #[arg(long, default_value_t = 10, env = "GITOPS_AGENT_CLUSTERS_SYNC_SECONDS")]
+    pub clusters_sync_seconds: u64,
+    /// Answer for the cluster the agent runs in (`--local-cluster=false`: only the others; calls
+    /// must then name a cluster unless there is just one).
+    #[arg(long, action = ArgAction::Set, default_value_t = true, env = "GITOPS_AGENT_LOCAL_CLUSTER")]
+    pub local_cluster: bool,
+    /// Most objects cached per cluster (0: no bound); a cluster over it answers with an error
+    /// instead of growing the agent's memory.
+    #[arg(long, default_value_t = 50_000, env = "GITOPS_AGENT_MAX_OBJECTS_PER_CLUSTER")]
+    pub max_objects_per_cluster: usize,
+    /// Longest one cluster may take in an answer that spans the fleet (fleet_health_summary).
+    #[arg(long, default_value_t = 5, env = "GITOPS_AGENT_CLUSTER_TIMEOUT_SECONDS")]
+    pub cluster_timeout_seconds: u64,
     #[arg(long, value_enum, default_value_t = Transport::Http, env = "GITOPS_AGENT_TRANSPORT")]
     pub transport: Transport,
     /// Address to listen on (HTTP transport).
@@ -191,15 +215,18 @@ impl ServeArgs {
 /// Everything a transport needs, built once.
 pub struct Agent {
     pub registry: Arc<Registry>,
+    /// The default cluster's context (calls are routed from it to the cluster they name).
     pub ctx: Arc<ToolContext>,
-    pub cache: Arc<Cache>,
+    pub fleet: Arc<Fleet>,
     pub metrics: Arc<Metrics>,
-    refresh: tokio::task::JoinHandle<()>,
+    dir_sync: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        self.refresh.abort();
+        if let Some(task) = &self.dir_sync {
+            task.abort();
+        }
     }
 }
 
@@ -211,32 +238,65 @@ impl Agent {
         }
         let metrics = Arc::new(Metrics::default());
         let cluster = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let contexts = Arc::new(cluster.contexts.clone());
+        let local_info = contexts.current_info().cloned().unwrap_or_else(|| ContextInfo::named("in-cluster"));
+        // With every context a member, each is known by its context's name.
+        let local_name = if args.all_contexts { local_info.name.clone() } else { fleet::LOCAL.to_string() };
         let health = Arc::new(ApiHealth::default());
-        let own = cluster.client(&metrics, &health)?;
-        let access = (args.auth_mode() == AuthMode::Kubernetes).then(|| {
-            let ttl = Duration::from_secs(args.auth_cache_seconds.max(1));
-            Arc::new(Reviewer::new(own.clone(), args.auth_audiences.clone(), ttl))
-        });
-        let stale_after = Duration::from_secs(args.stale_seconds.max(1));
-        let cache = Arc::new(Cache::new(own.clone(), args.watch_namespaces.clone(), health, stale_after));
-        if let Err(e) = cache.refresh().await {
-            tracing::warn!(error = %e, "first discovery failed; retrying in the background (readyz stays 503 until it works)");
+        let own = cluster.client(&local_name, &metrics, &health)?;
+        let auth_ttl = Duration::from_secs(args.auth_cache_seconds.max(1));
+        let checks = args.auth_mode() == AuthMode::Kubernetes;
+        let access = checks.then(|| Arc::new(Reviewer::new(own.clone(), args.auth_audiences.clone(), auth_ttl)));
+        let settings = MemberSettings {
+            metrics: metrics.clone(),
+            watch_namespaces: args.watch_namespaces.clone(),
+            stale_after: Duration::from_secs(args.stale_seconds.max(1)),
+            discovery_every: Duration::from_secs(args.discovery_seconds.max(1)),
+            max_objects: args.max_objects_per_cluster,
+            auth: checks.then(|| (args.auth_audiences.clone(), auth_ttl)),
+            timeout: Duration::from_secs(args.cluster_timeout_seconds.max(1)),
+        };
+        let cache = Arc::new(
+            Cache::new(own.clone(), args.watch_namespaces.clone(), health, settings.stale_after)
+                .with_budget(args.max_objects_per_cluster),
+        );
+        let mut members = Vec::new();
+        if args.local_cluster {
+            if let Err(e) = cache.refresh().await {
+                tracing::warn!(error = %e, "first discovery failed; retrying in the background (readyz stays 503 until it works)");
+            }
+            let refresh = cache.spawn_refresh(settings.discovery_every);
+            let link = Link::new(own.clone(), cache.clone(), access.clone(), refresh);
+            members.push(Member::local(&local_name, local_info, contexts.source.clone(), link));
         }
-        let refresh = cache.spawn_refresh(Duration::from_secs(args.discovery_seconds.max(1)));
+        if args.all_contexts
+            && let Some(kc) = &cluster.kubeconfig
+        {
+            for info in contexts.contexts.iter().filter(|c| c.name != local_name) {
+                let config = cluster::context_config(kc, &info.name).await;
+                members.push(Member::connect(&info.name, info.clone(), contexts.source.clone(), config, &settings));
+            }
+        }
+        let default = args.local_cluster.then(|| local_name.clone());
+        let fleet = Arc::new(Fleet::new(members, default, contexts.clone(), settings, args.clusters_dir.clone()));
+        fleet.sync_dir().await;
+        let dir_sync = fleet.spawn_dir_sync(Duration::from_secs(args.clusters_sync_seconds.max(1)));
         let selection = Selection { read_only: args.read_only, enabled: args.tools.clone(), disabled: vec![] };
         let registry = Arc::new(
             Registry::new(tools::all(), selection, metrics.clone())
                 .with_timeout(Duration::from_secs(args.tool_timeout_seconds.max(1))),
         );
         let ctx = Arc::new(ToolContext {
-            cache: cache.clone(),
+            cluster: local_name,
+            fleet: fleet.clone(),
+            cache,
             agent_client: own,
-            contexts: Arc::new(cluster.contexts),
+            contexts,
             clock: args.fixed_now.map_or(Clock::System, Clock::Fixed),
             limits: Limits::default(),
             access,
         });
-        Ok(Agent { registry, ctx, cache, metrics, refresh })
+        Ok(Agent { registry, ctx, fleet, metrics, dir_sync })
     }
 
     pub fn mcp_handler(&self) -> McpHandler {
@@ -296,7 +356,7 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
         return Err(ServeError::Unauthenticated(format!("{}:{}", args.bind_address, args.port)));
     }
     let agent = Arc::new(Agent::new(args).await?);
-    let health = Health { cache: agent.cache.clone(), metrics: agent.metrics.clone() };
+    let health = Health { fleet: agent.fleet.clone(), metrics: agent.metrics.clone() };
     let mut allowed_hosts = args.allowed_hosts.clone();
     if let Some(host) = args
         .base_url

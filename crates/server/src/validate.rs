@@ -61,6 +61,18 @@ fn is_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// What a JSON value is, with its article, for errors ("got an array").
+pub fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// User input as it may appear in a log line or an error: bounded and without control characters.
 pub fn sanitize(s: &str) -> String {
     clip(s).chars().map(|c| if c.is_control() { '?' } else { c }).collect()

@@ -5,30 +5,13 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use fake_apiserver::FaultConfig;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use common::{Env, Mcp, kustomizations};
-
-/// Polls `check` until it returns `Some`, for at most `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use common::{Env, Mcp, eventually, kustomizations};
 
 async fn readyz(env: &Env) -> u16 {
     Mcp::new(String::new()).get(&format!("{}/readyz", env.agent.url())).await.status
@@ -112,7 +95,7 @@ async fn dropped_watches_and_410_gone_relist_and_answers_follow_the_cluster() {
 #[tokio::test]
 async fn error_bursts_meet_backoff_not_a_retry_storm() {
     let env = common::start(common::Options { fixtures: true, ..Default::default() }).await;
-    let watches = env.agent.agent.cache.counts().len() as u64;
+    let watches = env.agent.agent.ctx.cache.counts().len() as u64;
     for (code, label) in [(500u16, "500"), (429, "429")] {
         let before = env.api.stats();
         env.api.server.faults.set(FaultConfig {

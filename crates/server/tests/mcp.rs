@@ -45,7 +45,7 @@ async fn writable_agents_reconcile_suspend_and_resume() {
     .await;
     let names: Vec<String> =
         env.mcp.tools().await.iter().map(|t| t["name"].as_str().expect("name").to_string()).collect();
-    assert_eq!(names.len(), 23);
+    assert_eq!(names.len(), 24);
     let api = kustomizations(env.api.client().await.expect("client"));
     let target = json!({"kind": "kustomization", "name": "apps", "namespace": "flux-system"});
 
@@ -171,7 +171,7 @@ async fn clients_of_the_2025_versions_initialize_and_get_a_session() {
         let n = env.mcp.post(&headers, &json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
         assert_eq!(n.status, 202, "{}", n.body);
         let list = env.mcp.post(&headers, &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})).await.json();
-        assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(20));
+        assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(21));
         let call = env
             .mcp
             .post(&headers, &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_gitops_status", "arguments": {}}}))
@@ -268,12 +268,12 @@ async fn health_readiness_and_the_predecessors_metric_names() {
     for needle in [
         r#"http_requests_total{method="POST",path="/mcp",status="200"}"#,
         r#"http_request_duration_seconds_count{method="POST",path="/mcp"}"#,
-        r#"k8s_api_calls_total{verb="list",resource="events",code="200"} 1"#,
+        r#"k8s_api_calls_total{cluster="local",verb="list",resource="events",code="200"} 1"#,
         r#"tool_calls_total{tool="get_events",status="success",protocol="mcp"} 1"#,
         r#"tool_calls_total{tool="get_kustomization",status="invalid",protocol="mcp"} 1"#,
         r#"tool_call_duration_seconds_count{tool="get_events"} 1"#,
-        r#"cache_objects{kind="kustomizations.kustomize.toolkit.fluxcd.io"} 9"#,
-        "cache_ready 1",
+        r#"cache_objects{cluster="local",kind="kustomizations.kustomize.toolkit.fluxcd.io"} 9"#,
+        r#"cache_ready{cluster="local"} 1"#,
     ] {
         assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
     }

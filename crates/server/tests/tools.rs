@@ -105,6 +105,7 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
         ("trace_helmrelease", "trace_object", json!({"kind": "HelmRelease", "name": "redis", "namespace": "team-b"})),
         ("trace_namespace", "trace_object", json!({"kind": "Namespace", "name": "team-a"})),
         ("flux_health_summary", "flux_health_summary", json!({})),
+        ("fleet_health_summary", "fleet_health_summary", json!({})),
     ]
 }
 

@@ -4,6 +4,7 @@
 mod capi;
 mod context;
 mod core;
+mod fleet;
 mod flux;
 mod inventory;
 mod mutate;
@@ -21,6 +22,7 @@ use crate::auth::review::Access;
 use crate::auth::{self, Reviewer};
 use crate::cache::{Cache, KindObjects};
 use crate::contexts::Contexts;
+use crate::fleet::{Fleet, Reach};
 use crate::kinds::{self, Kind};
 use crate::markdown;
 use crate::object::{self, State};
@@ -59,8 +61,12 @@ impl Clock {
     }
 }
 
-/// What every tool call runs with.
+/// What every tool call runs with: one cluster of the fleet (its cache, client and caller checks)
+/// and the fleet itself, for the tools that answer across clusters.
 pub struct ToolContext {
+    /// The fleet member this context is for.
+    pub cluster: String,
+    pub fleet: Arc<Fleet>,
     pub cache: Arc<Cache>,
     /// The agent's own identity; tools send requests through [`ToolContext::client`].
     pub agent_client: Client,
@@ -73,6 +79,34 @@ pub struct ToolContext {
 }
 
 impl ToolContext {
+    /// The same call on another cluster of the fleet (`None`: the default one). A cluster that has
+    /// not answered once since the agent started is refused here: its caches would wrongly say
+    /// that no Flux CRD is installed.
+    pub fn on(&self, cluster: Option<&str>) -> Result<ToolContext, ToolError> {
+        let member = self
+            .fleet
+            .member(cluster)
+            .map_err(|e| ToolError::InvalidArgument { param: "cluster".into(), reason: e.to_string() })?;
+        let unreachable = |reason: String| ToolError::Unreachable { cluster: member.name.clone(), reason };
+        let link = member.link.as_ref().map_err(|e| unreachable(e.clone()))?;
+        if !link.cache.discovered() {
+            return Err(match member.reach() {
+                Reach::Unreachable(why) | Reach::Connecting(why) => unreachable(why),
+                Reach::Reachable => unreachable("not discovered yet".into()),
+            });
+        }
+        Ok(ToolContext {
+            cluster: member.name.clone(),
+            fleet: self.fleet.clone(),
+            cache: link.cache.clone(),
+            agent_client: link.client.clone(),
+            contexts: self.contexts.clone(),
+            clock: self.clock,
+            limits: self.limits,
+            access: link.access.clone(),
+        })
+    }
+
     /// Validates a namespace argument and checks it is one this agent may answer for.
     pub fn check_namespace(&self, param: &str, ns: Option<&str>) -> Result<(), ToolError> {
         validate::optional_namespace(param, ns)?;
@@ -159,6 +193,7 @@ pub fn all() -> Vec<Tool> {
     let mut tools = Vec::new();
     tools.extend(context::context_tools());
     tools.extend(flux::tools());
+    tools.extend(fleet::tools());
     tools.extend(capi::tools());
     tools.extend(core::tools());
     tools.extend(policy::tools());

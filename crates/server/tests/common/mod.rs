@@ -127,12 +127,28 @@ impl std::ops::Deref for ServeCmd {
 
 async fn wait_ready(agent: &serve::Running) {
     for _ in 0..200 {
-        if agent.agent.cache.is_ready() {
+        if agent.agent.fleet.is_ready() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("the agent's caches did not sync in 5 s");
+}
+
+/// Polls `check` every 100 ms until it gives a value; fails the test after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// An HTTP answer: status, headers, body.
