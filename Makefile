@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test examples-test image e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus
+.PHONY: help build test protocol-test conformance chart-test examples-test image e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the 
 tools: build ## Print the agent's tool catalogue (names, titles, input schemas) as JSON
 	target/debug/gitops-agent tools
 
-bench: bench-apiserver bench-operator bench-versus ## The benchmarks for the README's tables: API server, operator, ours vs the peer (bench-server runs apart: bench-versus measures our server too)
+bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks for the README's tables: API server, operator, ours vs the peer (bench-server runs apart: bench-versus measures our server too)
 
 # One release build for every benchmark and the binaries they start (cargo builds a package's
 # binaries with its benchmarks): a separate `cargo build --release` would resolve features without
@@ -70,6 +70,9 @@ bench-operator: bench-build ## Operator: 100 and 1,000 GitOpsAgents to Ready, re
 
 bench-server: bench-build ## Agent server alone: tool calls/s and p50/p90/p99 over 1,000 and 10,000 Kustomizations at concurrency 1/8/64, RSS, startup
 	$(CARGO) bench --locked --workspace --bench server
+
+bench-fleet: bench-build ## One agent for 1 + 20 clusters × 500 Flux objects against the same agent for 1: ready time, RSS per cluster, fleet_health_summary latency, one cluster down
+	$(CARGO) bench --locked --workspace --bench fleet
 
 bench-versus: bench-build ## Ours vs the peer kubernetes-mcp-server (from npm) on the same API server: 100/1,000/10,000 Kustomizations, concurrency 1/8/64; table, JSON and plot in bench/results/
 	scripts/bench-versus.sh

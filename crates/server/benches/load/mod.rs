@@ -88,6 +88,11 @@ impl Session {
 
     /// One tools/call; returns the response size. Tool errors count as errors.
     pub async fn call(&self, tool: &str, args: &Value) -> Result<usize, String> {
+        self.answer(tool, args).await.map(|(_, size)| size)
+    }
+
+    /// One tools/call; returns its structured content and the response size.
+    pub async fn answer(&self, tool: &str, args: &Value) -> Result<(Value, usize), String> {
         let mut params = json!({"name": tool, "arguments": args});
         let extra: Vec<(&str, &str)> = if self.session.is_none() && self.version == "2026-07-28" {
             params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": self.version,
@@ -102,7 +107,7 @@ impl Session {
         if v.get("error").is_some() || v["result"]["isError"] == true {
             return Err(v.to_string().chars().take(300).collect());
         }
-        Ok(bytes.len())
+        Ok((v["result"]["structuredContent"].clone(), bytes.len()))
     }
 }
 
