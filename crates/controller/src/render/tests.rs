@@ -416,7 +416,9 @@ fn cluster_targets_are_projected_read_only_one_file_per_cluster() {
         {"name": "prod-eu"},
     ]}}));
     let projected = volume(&all, "clusters").and_then(|v| v.projected.as_ref()).expect("projected volume");
-    let sources: Vec<(String, String, String, Option<i32>, Option<bool>)> = projected
+    /// Secret, key, file, mode, optional.
+    type Source = (String, String, String, Option<i32>, Option<bool>);
+    let sources: Vec<Source> = projected
         .sources
         .iter()
         .flatten()
