@@ -414,3 +414,26 @@ async fn reachability_comes_from_the_agents_list_contexts() {
         "list_contexts never fails the handshake"
     );
 }
+
+/// The API server itself refuses the shapes the CRD's CEL rules forbid, with their messages.
+#[tokio::test]
+async fn the_api_server_refuses_bad_cluster_shapes() {
+    let c = cluster(false).await;
+    for (clusters, message) in [
+        (json!({"targets": [{"name": "a"}, {"name": "a"}]}), "clusters.targets must not name a cluster twice"),
+        (json!({"targets": [{"name": "local"}]}), "must not be 'local'"),
+        (json!({"local": false}), "clusters needs at least one source"),
+        (json!({"selector": {}}), "clusters.selector needs matchLabels or matchExpressions"),
+        (json!({"targets": [{"name": "Prod_EU"}]}), "spec.clusters.targets[0].name"),
+    ] {
+        let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+            "metadata": {"name": "bad", "namespace": NS}, "spec": {"clusters": clusters}});
+        match agents(&c.admin).patch("bad", &PatchParams::apply("test").force(), &Patch::Apply(&agent)).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 422, "{s:?}");
+                assert!(s.message.contains(message), "{clusters}: expected {message:?} in {:?}", s.message);
+            }
+            other => panic!("{clusters} was admitted: {other:?}"),
+        }
+    }
+}
