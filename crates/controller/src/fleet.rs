@@ -36,6 +36,21 @@ pub struct Resolution {
     pub condition: Option<Cond>,
 }
 
+/// Why (part of) the selection could not be made; the first one names the condition's reason.
+struct Problem {
+    reason: &'static str,
+    message: String,
+}
+
+impl Problem {
+    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into() }
+    }
+}
+
+const NOT_INSTALLED: &str = "ClusterAPINotInstalled";
+const SELECTOR_FAILED: &str = "SelectorFailed";
+
 /// A cluster asked for, before its Secret is checked.
 struct Wanted {
     name: String,
@@ -60,8 +75,9 @@ pub async fn resolve(client: &Client, apis: &OptionalApis, agent: &GitOpsAgent) 
         .collect();
     for name in selected(client, apis, spec, &ns, &mut problems).await? {
         if name == LOCAL_CLUSTER {
-            problems
-                .push(format!("the CAPI Cluster {LOCAL_CLUSTER:?} is skipped: that name is the agent's own cluster"));
+            let message =
+                format!("the CAPI Cluster {LOCAL_CLUSTER:?} is skipped: that name is the agent's own cluster");
+            problems.push(Problem::new(SELECTOR_FAILED, message));
         } else if !wanted.iter().any(|w| w.name == name) {
             let secret = gitops_agent_api::fleet::kubeconfig_secret_name(&name);
             wanted.push(Wanted { name, source: ClusterSource::Selector, secret, key: KUBECONFIG_SECRET_KEY.into() });
@@ -108,20 +124,22 @@ async fn selected(
     apis: &OptionalApis,
     spec: &ClustersSpec,
     ns: &str,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Result<Vec<String>, kube::Error> {
     let Some(selector) = spec.selector.clone() else { return Ok(Vec::new()) };
     if !apis.is_served(OptionalApi::ClusterApi) {
-        problems.push(format!(
+        let message = format!(
             "clusters.selector is set but {} is not served by this cluster; only clusters.targets are used",
             OptionalApi::ClusterApi.name()
-        ));
+        );
+        problems.push(Problem::new(NOT_INSTALLED, message));
         return Ok(Vec::new());
     }
     let selector = match Selector::try_from(selector) {
         Ok(s) => s,
         Err(e) => {
-            problems.push(format!("clusters.selector is not a valid label selector: {e}"));
+            problems
+                .push(Problem::new(SELECTOR_FAILED, format!("clusters.selector is not a valid label selector: {e}")));
             return Ok(Vec::new());
         }
     };
@@ -134,14 +152,14 @@ async fn selected(
         }
         // The CRD went away since discovery: as if it had never been there.
         Err(kube::Error::Api(s)) if s.code == 404 => {
-            problems.push(format!(
-                "{} is no longer served; only clusters.targets are used",
-                OptionalApi::ClusterApi.name()
-            ));
+            let message =
+                format!("{} is no longer served; only clusters.targets are used", OptionalApi::ClusterApi.name());
+            problems.push(Problem::new(NOT_INSTALLED, message));
             Ok(Vec::new())
         }
         Err(kube::Error::Api(s)) if s.code == 403 => {
-            problems.push(format!("the operator may not list CAPI Clusters in {ns}: {}", s.message));
+            let message = format!("the operator may not list CAPI Clusters in {ns}: {}", s.message);
+            problems.push(Problem::new(SELECTOR_FAILED, message));
             Ok(Vec::new())
         }
         Err(e) => Err(e),
@@ -166,17 +184,13 @@ async fn check_secret(secrets: &Api<Secret>, ns: &str, name: &str, key: &str) ->
     }
 }
 
-fn condition(resolution: &Resolution, problems: &[String]) -> Cond {
+fn condition(resolution: &Resolution, problems: &[Problem]) -> Cond {
     let remote: Vec<&ClusterStatus> = resolution.clusters.iter().filter(|c| c.source != ClusterSource::Local).collect();
     let unmounted: Vec<&str> = remote.iter().filter(|c| !c.mounted).map(|c| c.name.as_str()).collect();
     let summary = format!("{} of {} remote cluster(s) mounted", remote.len() - unmounted.len(), remote.len());
-    if !problems.is_empty() {
-        let reason = if problems.iter().any(|p| p.contains("is not served") || p.contains("no longer served")) {
-            "ClusterAPINotInstalled"
-        } else {
-            "SelectorFailed"
-        };
-        return Cond::new(CONDITION, false, reason, format!("{summary}; {}", problems.join("; ")));
+    if let Some(first) = problems.first() {
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        return Cond::new(CONDITION, false, first.reason, format!("{summary}; {}", messages.join("; ")));
     }
     if !unmounted.is_empty() {
         return Cond::new(
@@ -220,7 +234,7 @@ pub fn merge_reachability(clusters: &mut [ClusterStatus], contexts: &Result<Vec<
 mod tests {
     use gitops_agent_api::fleet::{ClusterSource, ClusterStatus};
 
-    use super::{Resolution, condition, merge_reachability};
+    use super::{NOT_INSTALLED, Problem, Resolution, condition, merge_reachability};
     use crate::verify::ContextReport;
 
     #[test]
@@ -267,11 +281,10 @@ mod tests {
         let c = condition(&r, &[]);
         assert_eq!((c.status, c.reason.as_str()), (false, "KubeconfigMissing"));
         assert!(c.message.contains("not mounted: c"), "{}", c.message);
-        let c = condition(
-            &r,
-            &["clusters.selector is set but Cluster API (cluster.x-k8s.io/v1beta1) is not served by this cluster"
-                .into()],
+        let c = condition(&r, &[Problem::new(NOT_INSTALLED, "Cluster API is not served")]);
+        assert_eq!(
+            (c.reason.as_str(), c.message.as_str()),
+            ("ClusterAPINotInstalled", "2 of 3 remote cluster(s) mounted; Cluster API is not served")
         );
-        assert_eq!(c.reason, "ClusterAPINotInstalled");
     }
 }
