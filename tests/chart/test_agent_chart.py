@@ -258,6 +258,67 @@ def test_server_accepts_the_args(scenario, mode):
 
 
 # ---------------------------------------------------------------------------------------------
+# Fleet: explicit kubeconfig targets (no CAPI selector in the chart: Helm cannot follow Clusters)
+
+FLEET = {"clusters": {"local": False, "targets": [
+    {"name": "prod-us", "secretRef": {"name": "us-admin", "key": "kubeconfig"}},
+    {"name": "prod-eu"},
+]}}
+FLEET_SOURCES = [
+    {"secret": {"name": "prod-eu-kubeconfig", "items": [{"key": "value", "path": "prod-eu", "mode": 0o440}], "optional": False}},
+    {"secret": {"name": "us-admin", "items": [{"key": "kubeconfig", "path": "prod-us", "mode": 0o440}], "optional": False}},
+]
+
+
+def pod_volumes_and_mounts(docs: list[dict]) -> tuple[list[dict], list[dict]]:
+    for d in docs:
+        if d["kind"] == "Deployment":
+            pod = d["spec"]["template"]["spec"]
+            return pod["volumes"], pod["containers"][0]["volumeMounts"]
+        if d["kind"] == "MCPServer":
+            return d["spec"]["deployment"]["volumes"], d["spec"]["deployment"]["volumeMounts"]
+    raise AssertionError("no Deployment or MCPServer rendered")
+
+
+def test_fleet_targets_agree_with_the_operator():
+    children = assert_agrees_with_operator(copy.deepcopy(FLEET), "fleet")
+    assert_no_secret_access(children)
+    assert agent_of(copy.deepcopy(FLEET))["spec"]["clusters"] == {"local": False, "targets": [
+        {"name": "prod-us", "secretRef": {"name": "us-admin", "key": "kubeconfig"}},
+        {"name": "prod-eu"},
+    ]}
+
+
+@pytest.mark.parametrize("mode", ["deployment", "mcpserver"])
+def test_fleet_targets_are_projected_one_kubeconfig_per_cluster(mode):
+    docs = manifests(render(copy.deepcopy(FLEET), mode=mode))
+    args = container_args(docs)
+    assert "--clusters-dir=/etc/gitops-agent/clusters" in args and "--local-cluster=false" in args
+    volumes, mounts = pod_volumes_and_mounts(docs)
+    (clusters,) = [v for v in volumes if v["name"] == "clusters"]
+    assert clusters["projected"]["sources"] == FLEET_SOURCES, "sorted by cluster; file name = cluster name"
+    assert {"name": "clusters", "mountPath": "/etc/gitops-agent/clusters", "readOnly": True} in mounts
+    # Without targets nothing changes: no volume, no flags.
+    plain = manifests(render({"clusters": {"local": True, "targets": []}}, mode=mode))
+    assert not any(a.startswith(("--clusters-dir", "--local-cluster")) for a in container_args(plain))
+    assert all(v["name"] != "clusters" for v in pod_volumes_and_mounts(plain)[0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fleet_golden(mode):
+    check_golden(f"fleet-{mode}.yaml", golden_text(render(copy.deepcopy(FLEET), mode=mode)))
+
+
+@pytest.mark.parametrize("mode", ["deployment", "mcpserver"])
+def test_server_accepts_the_fleet_flags(mode):
+    if "--clusters-dir" not in serve_flags():
+        pytest.skip("this gitops-agent has no --clusters-dir yet (the server half of the fleet feature)")
+    args = container_args(manifests(render(copy.deepcopy(FLEET), mode=mode)))
+    proc = subprocess.run([str(SERVER_BIN), *args, "--help"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"gitops-agent refuses {args}: {proc.stderr}"
+
+
+# ---------------------------------------------------------------------------------------------
 # mcpserver mode: kmcp's real MCPServer API
 
 
@@ -452,6 +513,13 @@ BAD_VALUES = [
     ({"a2a": {"taskStore": {"type": "Memory", "redis": {"url": "redis://redis:6379"}}}}, "a2a.taskStore.redis is only read when a2a.taskStore.type is Redis"),
     ({"deploymentMode": "mcpserver", "a2a": {"taskStore": {"type": "Redis", "redis": {"urlSecretRef": {"name": "r", "key": "url"}}}}},
      "which a kmcp MCPServer cannot carry"),
+    ({"clusters": {"targets": [{"name": "a"}, {"name": "a"}]}}, "clusters.targets must not name a cluster twice"),
+    ({"clusters": {"targets": [{"name": "local"}]}}, "at '/clusters/targets/0/name'"),
+    ({"clusters": {"targets": [{"name": "Prod"}]}}, "at '/clusters/targets/0/name'"),
+    ({"clusters": {"targets": [{"name": "a", "secretRef": {"name": "s", "namespace": "other"}}]}},
+     "additional properties 'namespace' not allowed"),
+    ({"clusters": {"local": False}}, "clusters needs at least one source"),
+    ({"clusters": {"selector": {"matchLabels": {"env": "prod"}}}}, "additional properties 'selector' not allowed"),
     ({"fullnameOverride": ""}, None),  # fine: a control row
 ]
 

@@ -239,6 +239,26 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- with $authv.issuers }}{{ $_ := set $auth "issuers" . }}{{ end -}}
 {{- with $authv.audiences }}{{ $_ := set $auth "audiences" . }}{{ end -}}
 
+{{- /* ---- fleet: explicit targets only (Helm cannot follow CAPI Clusters) ---- */ -}}
+{{- $cv := $v.clusters | default dict -}}
+{{- $local := ternary true $cv.local (kindIs "invalid" $cv.local) -}}
+{{- $targets := list -}}
+{{- $targetNames := list -}}
+{{- range $i, $t := ($cv.targets | default list) -}}
+{{- include "gitops-agent.require" (list (and (kindIs "string" $t.name) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" ($t.name | default "")) (le (len ($t.name | default "")) 63)) (printf "clusters.targets[%d].name must be a DNS-1123 label (lowercase letters, digits and '-')" $i)) -}}
+{{- include "gitops-agent.require" (list (ne $t.name "local") "clusters.targets[].name must not be 'local': that name is the cluster the agent runs in (clusters.local)") -}}
+{{- include "gitops-agent.require" (list (not (has $t.name $targetNames)) "clusters.targets must not name a cluster twice") -}}
+{{- $targetNames = append $targetNames $t.name -}}
+{{- $target := dict "name" $t.name -}}
+{{- with $t.secretRef -}}
+{{- $ref := dict "key" (.key | default "value") -}}
+{{- with .name }}{{ $_ := set $ref "name" . }}{{ end -}}
+{{- $_ := set $target "secretRef" $ref -}}
+{{- end -}}
+{{- $targets = append $targets $target -}}
+{{- end -}}
+{{- include "gitops-agent.require" (list (or $local $targets) "clusters needs at least one source: local: true or an entry in clusters.targets") -}}
+
 {{- /* ---- the GitOpsAgent spec ---- */ -}}
 {{- $service := dict "type" $v.service.type "port" $servicePort -}}
 {{- if $v.service.annotations }}{{ $_ := set $service "annotations" $v.service.annotations }}{{ end -}}
@@ -272,6 +292,7 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- with index $v $key }}{{ $_ := set $spec $key . }}{{ end -}}
 {{- end -}}
 {{- if $extraEnv }}{{ $_ := set $spec "extraEnv" $extraEnv }}{{ end -}}
+{{- if or $targets (not $local) }}{{ $_ := set $spec "clusters" (dict "local" $local "targets" $targets) }}{{ end -}}
 
 {{- /* ---- what each mode cannot carry ---- */ -}}
 {{- if and (eq $mode "mcpserver") (include "gitops-agent.sessionAffinity" $spec) -}}
@@ -348,11 +369,44 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- end -}}
 {{- with $s.auth.issuers }}{{ $args = append $args (printf "--auth-issuers=%s" (join "," .)) }}{{ end -}}
 {{- with $s.auth.audiences }}{{ $args = append $args (printf "--auth-audiences=%s" (join "," .)) }}{{ end -}}
+{{- with $s.clusters -}}
+{{- if .targets }}{{ $args = append $args "--clusters-dir=/etc/gitops-agent/clusters" }}{{ end -}}
+{{- if not .local }}{{ $args = append $args "--local-cluster=false" }}{{ end -}}
+{{- end -}}
 {{- $ts := $s.a2a.taskStore -}}
 {{- with $ts.redis }}{{ with .url }}{{ $args = append $args (printf "--task-store=%s" .) }}{{ end }}{{ end -}}
 {{- if ne (int $ts.maxTasks) 1000 }}{{ $args = append $args (printf "--task-max=%d" (int $ts.maxTasks)) }}{{ end -}}
 {{- if ne (int $ts.ttlSeconds) 3600 }}{{ $args = append $args (printf "--task-ttl-seconds=%d" (int $ts.ttlSeconds)) }}{{ end -}}
 {{- toYaml $args -}}
+{{- end -}}
+
+{{/* The pod's own volumes, as the operator renders them: /tmp, and with cluster targets one
+read-only projected volume with a kubeconfig file per cluster (file name = cluster name; mode 0440,
+read through the pod's fsGroup). Argument: the spec. */}}
+{{- define "gitops-agent.builtinVolumes" -}}
+{{- $volumes := list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi")) -}}
+{{- with .clusters }}{{ with .targets -}}
+{{- $sources := list -}}
+{{- $names := list -}}
+{{- range . }}{{ $names = append $names .name }}{{ end -}}
+{{- range (sortAlpha $names) -}}
+{{- $name := . -}}
+{{- range $.clusters.targets }}{{ if eq .name $name -}}
+{{- $ref := .secretRef | default dict -}}
+{{- $item := dict "key" ($ref.key | default "value") "path" .name "mode" 288 -}}
+{{- $sources = append $sources (dict "secret" (dict "name" ($ref.name | default (printf "%s-kubeconfig" .name)) "items" (list $item) "optional" false)) -}}
+{{- end }}{{ end -}}
+{{- end -}}
+{{- $volumes = append $volumes (dict "name" "clusters" "projected" (dict "defaultMode" 288 "sources" $sources)) -}}
+{{- end }}{{ end -}}
+{{- toYaml $volumes -}}
+{{- end -}}
+
+{{/* The agent container's own mounts, matching gitops-agent.builtinVolumes. Argument: the spec. */}}
+{{- define "gitops-agent.builtinMounts" -}}
+{{- $mounts := list (dict "name" "tmp" "mountPath" "/tmp") -}}
+{{- with .clusters }}{{ if .targets }}{{ $mounts = append $mounts (dict "name" "clusters" "mountPath" "/etc/gitops-agent/clusters" "readOnly" true) }}{{ end }}{{ end -}}
+{{- toYaml $mounts -}}
 {{- end -}}
 
 {{/* The Redis URL from its Secret, as the operator renders it. Argument: the config dict. */}}

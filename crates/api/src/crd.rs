@@ -48,6 +48,11 @@ pub fn crd() -> CustomResourceDefinition {
                     strip_nested_descriptions(schema);
                 }
             }
+            if let Some(selector) =
+                spec.get_mut("clusters").and_then(|c| c.properties.as_mut()).and_then(|c| c.get_mut("selector"))
+            {
+                strip_nested_descriptions(selector);
+            }
             if let Some(np) = spec.get_mut("networkPolicy").and_then(|n| n.properties.as_mut()) {
                 for field in ["ingressFrom", "metricsFrom", "egressTo"] {
                     if let Some(schema) = np.get_mut(field) {

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod crd;
+pub mod fleet;
 pub mod schema_check;
 pub mod spec;
 pub mod tools;

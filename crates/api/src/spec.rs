@@ -19,6 +19,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::fleet::{ClusterSource, ClusterStatus, ClusterTarget, ClustersSpec, KubeconfigSecretRef};
 use crate::tools::ToolName;
 
 /// DNS-1123 label: what Kubernetes accepts as a namespace or most object names.
@@ -184,6 +185,11 @@ pub struct GitOpsAgentSpec {
     /// How callers of the agent (MCP and A2A) authenticate.
     #[serde(default)]
     pub auth: AuthSpec,
+    /// The clusters the agent answers for: the one it runs in, and Cluster API (CAPI) workload
+    /// clusters whose kubeconfigs are Secrets in this GitOpsAgent's namespace. Unset: only the
+    /// local cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<ClustersSpec>,
 }
 
 impl Default for GitOpsAgentSpec {
@@ -222,6 +228,7 @@ impl Default for GitOpsAgentSpec {
             tools: ToolsSpec::default(),
             a2a: A2aSpec::default(),
             auth: AuthSpec::default(),
+            clusters: None,
         }
     }
 }
@@ -859,6 +866,11 @@ pub struct GitOpsAgentStatus {
     /// What the agent said about itself when the operator verified it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_info: Option<ServerInfo>,
+    /// The clusters the agent answers for (spec.clusters resolved): which kubeconfigs are
+    /// mounted, and which clusters the agent reaches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub clusters: Vec<ClusterStatus>,
 }
 
 /// Endpoints of a running agent.

@@ -224,3 +224,68 @@ fn cel_rules_are_checked_on_their_own_too() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].path, "spec");
 }
+
+#[test]
+fn clusters_accept_targets_a_selector_or_local_alone() {
+    let agent = admit(&manifest(
+        "a",
+        json!({"clusters": {"targets": [{"name": "prod-eu"}, {"name": "prod-us", "secretRef": {"name": "us-admin"}}],
+            "selector": {"matchLabels": {"env": "prod"}}}}),
+    ))
+    .expect("admitted");
+    let clusters = agent.spec.clusters.expect("clusters");
+    assert!(clusters.local, "local defaults to true");
+    let secrets: Vec<(String, String)> = clusters.targets.iter().map(|t| t.secret()).map(|s| (s.name, s.key)).collect();
+    assert_eq!(
+        secrets,
+        [("prod-eu-kubeconfig".to_string(), "value".to_string()), ("us-admin".to_string(), "value".to_string())],
+        "the CAPI convention fills in what secretRef leaves out"
+    );
+    assert!(admit(&manifest("a", json!({"clusters": {}}))).is_ok(), "local alone is a source");
+    assert!(admit(&manifest("a", json!({"clusters": {"local": false, "targets": [{"name": "a"}]}}))).is_ok());
+    assert!(
+        admit(&manifest(
+            "a",
+            json!({"clusters": {"local": false, "selector": {"matchExpressions": [{"key": "env", "operator": "Exists"}]}}})
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
+fn clusters_need_a_source() {
+    assert_refused(json!({"clusters": {"local": false}}), "clusters needs at least one source");
+    assert_refused(json!({"clusters": {"local": false, "targets": []}}), "clusters needs at least one source");
+}
+
+#[test]
+fn cluster_targets_are_unique_dns_labels_other_than_local() {
+    assert_refused(
+        json!({"clusters": {"targets": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}}),
+        "clusters.targets must not name a cluster twice",
+    );
+    assert_refused(json!({"clusters": {"targets": [{"name": "local"}]}}), "must not be 'local'");
+    for bad in ["Prod", "prod.eu", "-prod", "prod_eu", ""] {
+        let errors = refused("agent", json!({"clusters": {"targets": [{"name": bad}]}}));
+        assert!(errors.iter().any(|e| e.contains("spec.clusters.targets[0].name")), "{bad:?}: {errors:?}");
+    }
+    let errors = refused("agent", json!({"clusters": {"targets": [{"name": "a", "secretRef": {"key": "a/b"}}]}}));
+    assert!(errors.iter().any(|e| e.contains("spec.clusters.targets[0].secretRef.key")), "{errors:?}");
+    let errors = refused(
+        "agent",
+        json!({"clusters": {"targets": [{"name": "a", "secretRef": {"name": "s", "namespace": "other"}}]}}),
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("namespace")),
+        "a Secret in another namespace cannot be named: {errors:?}"
+    );
+}
+
+#[test]
+fn an_empty_cluster_selector_is_refused() {
+    assert_refused(json!({"clusters": {"selector": {}}}), "clusters.selector needs matchLabels or matchExpressions");
+    assert_refused(
+        json!({"clusters": {"selector": {"matchLabels": {}, "matchExpressions": []}}}),
+        "clusters.selector needs matchLabels or matchExpressions",
+    );
+}

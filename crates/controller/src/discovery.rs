@@ -1,5 +1,6 @@
 //! Which optional APIs the cluster serves (Gateway API, cert-manager, Prometheus Operator), so
-//! their children are rendered only where they can exist.
+//! their children are rendered only where they can exist; and Cluster API, whose Clusters a
+//! `spec.clusters.selector` picks.
 
 use std::sync::RwLock;
 
@@ -11,10 +12,12 @@ pub enum OptionalApi {
     GatewayApi,
     CertManager,
     PrometheusOperator,
+    /// Read, never rendered: the Clusters `spec.clusters.selector` picks.
+    ClusterApi,
 }
 
 impl OptionalApi {
-    pub const ALL: [OptionalApi; 3] = [Self::GatewayApi, Self::CertManager, Self::PrometheusOperator];
+    pub const ALL: [OptionalApi; 4] = [Self::GatewayApi, Self::CertManager, Self::PrometheusOperator, Self::ClusterApi];
 
     /// The group/version and the resources that must be served.
     pub fn requires(self) -> (&'static str, &'static [&'static str]) {
@@ -22,6 +25,7 @@ impl OptionalApi {
             Self::GatewayApi => ("gateway.networking.k8s.io/v1", &["httproutes"]),
             Self::CertManager => ("cert-manager.io/v1", &["certificates", "clusterissuers"]),
             Self::PrometheusOperator => ("monitoring.coreos.com/v1", &["servicemonitors"]),
+            Self::ClusterApi => ("cluster.x-k8s.io/v1beta1", &["clusters"]),
         }
     }
 
@@ -30,6 +34,7 @@ impl OptionalApi {
             Self::GatewayApi => "Gateway API (gateway.networking.k8s.io/v1)",
             Self::CertManager => "cert-manager (cert-manager.io/v1)",
             Self::PrometheusOperator => "Prometheus Operator (monitoring.coreos.com/v1)",
+            Self::ClusterApi => "Cluster API (cluster.x-k8s.io/v1beta1)",
         }
     }
 

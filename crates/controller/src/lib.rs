@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod discovery;
 pub mod external;
+pub mod fleet;
 pub mod leader;
 pub mod metrics;
 pub mod operator;

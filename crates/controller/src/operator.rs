@@ -268,5 +268,30 @@ fn controller(client: &Client, settings: &Settings, apis: &OptionalApis) -> Cont
             c = c.owns_with(Api::<kube::api::DynamicObject>::all_with(client.clone(), &ar), ar, owned());
         }
     }
+    if apis.is_served(OptionalApi::ClusterApi) {
+        c = watch_capi_clusters(c, client, settings);
+    }
     c
+}
+
+/// A CAPI Cluster that appears, changes its labels or goes away may change which clusters a
+/// `spec.clusters.selector` picks: every agent with a selector in the Cluster's namespace looks
+/// again. (Secrets are not watched, on purpose: the operator may only `get` them; one that appears
+/// later is picked up at the periodic resync.)
+fn watch_capi_clusters(c: Controller<GitOpsAgent>, client: &Client, settings: &Settings) -> Controller<GitOpsAgent> {
+    let ar = crate::fleet::capi_clusters();
+    let clusters: Api<kube::api::DynamicObject> = match settings.namespaces.as_slice() {
+        [ns] => Api::namespaced_with(client.clone(), ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    };
+    let agents = c.store();
+    c.watches_with(clusters, ar, watcher::Config::default(), move |cluster| {
+        let ns = cluster.namespace();
+        agents
+            .state()
+            .iter()
+            .filter(|a| a.namespace() == ns && a.spec.clusters.as_ref().is_some_and(|c| c.selector.is_some()))
+            .map(|a| ObjectRef::from_obj(a.as_ref()))
+            .collect::<Vec<_>>()
+    })
 }

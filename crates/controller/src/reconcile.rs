@@ -15,6 +15,7 @@ use tracing::{field, info, instrument, warn};
 
 use crate::apply::{self, Outcome};
 use crate::discovery::{OptionalApi, OptionalApis};
+use crate::fleet;
 use crate::metrics::{KindLabels, Metrics, ReasonLabels, ResultLabels};
 use crate::render::{self, Child, OperatorDefaults};
 use crate::status::{self, Cond, Observed};
@@ -164,8 +165,11 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
         return Ok(Action::await_change());
     }
 
-    // 2. What the spec wants, minus children whose API this cluster does not serve.
-    let desired = match render::render(agent, &ctx.defaults) {
+    // 2. Which clusters the agent answers for (Secrets and CAPI Clusters are looked up here, so
+    //    render stays pure); then what the spec wants, minus children whose API this cluster does
+    //    not serve.
+    let fleet = fleet::resolve(&ctx.client, &ctx.apis, agent).await?;
+    let desired = match render::render_with(agent, &ctx.defaults, &fleet.mounted) {
         Ok(children) => children,
         Err(e) => {
             let observed = Observed { stalled: Some(format!("render failed: {e}")), ..Default::default() };
@@ -184,7 +188,8 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
     }
 
     // 4. Apply what drifted.
-    let mut observed = Observed { selector: selector(agent), ..Default::default() };
+    let mut observed = Observed { selector: selector(agent), clusters: fleet.clusters, ..Default::default() };
+    observed.extra.extend(fleet.condition);
     let mut applied = Vec::new();
     let mut deployment = None;
     for child in &desired {
@@ -220,6 +225,7 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
                     retrying.available = s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
                     retrying.url = s.url.clone();
                     retrying.endpoints = s.endpoints.clone();
+                    retrying.clusters = s.clusters.clone();
                 }
                 retrying.verified = match ctx.verification {
                     Verification::Off => None,
@@ -300,14 +306,23 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
     }
     observed.url = render::public_url(agent);
     observed.endpoints = Some(status::endpoints(agent, observed.url.as_deref()));
-    observed.verified = match (&ctx.verification, observed.available) {
-        (Verification::Off, _) => None,
-        (_, false) => Some(Err("waiting for the Deployment before the handshake".into())),
-        (Verification::Service, true) => {
-            let base = format!("http://{}.{}.svc:{}", agent.name_any(), ns, agent.spec.service.port);
-            Some(ctx.verifier.verify(&base).await)
-        }
-        (Verification::Override(url), true) => Some(ctx.verifier.verify(url).await),
+    // A fleet agent is also asked which clusters it reaches; that answer only fills
+    // status.clusters and never fails the handshake.
+    let list_contexts = agent.spec.clusters.is_some();
+    let base = match &ctx.verification {
+        Verification::Service => Some(format!("http://{}.{}.svc:{}", agent.name_any(), ns, agent.spec.service.port)),
+        Verification::Override(url) => Some(url.clone()),
+        Verification::Off => None,
+    };
+    observed.verified = match (base, observed.available) {
+        (None, _) => None,
+        (Some(_), false) => Some(Err("waiting for the Deployment before the handshake".into())),
+        (Some(base), true) => Some(ctx.verifier.verify_with(&base, list_contexts).await.map(|report| {
+            if let Some(contexts) = &report.contexts {
+                fleet::merge_reachability(&mut observed.clusters, contexts);
+            }
+            report.info
+        })),
     };
 
     // 8. Status, written only when it changed.

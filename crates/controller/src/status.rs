@@ -2,7 +2,7 @@
 //! optional child and for verification, replicas from the Deployment, URL and endpoints.
 
 use gitops_agent_api::GitOpsAgent;
-use gitops_agent_api::spec::{Endpoints, GitOpsAgentStatus, ServerInfo, TaskStoreType};
+use gitops_agent_api::spec::{ClusterStatus, Endpoints, GitOpsAgentStatus, ServerInfo, TaskStoreType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
@@ -41,6 +41,8 @@ pub struct Observed {
     pub url: Option<String>,
     pub endpoints: Option<Endpoints>,
     pub selector: String,
+    /// The clusters the agent answers for (spec.clusters resolved and checked).
+    pub clusters: Vec<ClusterStatus>,
 }
 
 /// Builds the status to write, keeping `lastTransitionTime` of conditions whose status did not
@@ -121,6 +123,7 @@ pub fn build(agent: &GitOpsAgent, observed: &Observed, now: jiff::Timestamp) -> 
         url: observed.url.clone(),
         endpoints: observed.endpoints.clone(),
         server_info: observed.verified.as_ref().and_then(|v| v.as_ref().ok().cloned()),
+        clusters: observed.clusters.clone(),
     }
 }
 

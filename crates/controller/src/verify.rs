@@ -101,6 +101,13 @@ impl Verifier {
 
     /// Handshakes with the agent at `base` (e.g. `http://agent.ns.svc:8080`).
     pub async fn verify(&self, base: &str) -> Result<ServerInfo, String> {
+        self.verify_with(base, false).await.map(|r| r.info)
+    }
+
+    /// Handshakes with the agent at `base`; with `list_contexts`, also asks it (in the same
+    /// session) which clusters it reaches. A failing `list_contexts` does not fail the handshake:
+    /// the agent answers, it just could not say that.
+    pub async fn verify_with(&self, base: &str, list_contexts: bool) -> Result<Report, String> {
         let mcp = format!("{}/mcp", base.trim_end_matches('/'));
         let (init, session) = self
             .rpc(
@@ -126,7 +133,15 @@ impl Verifier {
         }
         serde_json::from_slice::<Value>(&body).map_err(|e| format!("the agent card is not JSON: {e}"))?;
 
-        Ok(ServerInfo {
+        let contexts = if list_contexts {
+            let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                "params": {"name": LIST_CONTEXTS, "arguments": {}}});
+            Some(self.rpc(&mcp, session.as_deref(), call).await.and_then(|(result, _)| contexts_of(&result)))
+        } else {
+            None
+        };
+
+        let info = ServerInfo {
             name: info.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
             version: info.get("version").and_then(Value::as_str).unwrap_or_default().to_string(),
             protocol_versions: init
@@ -135,8 +150,48 @@ impl Verifier {
                 .map(|v| vec![v.to_string()])
                 .unwrap_or_default(),
             tool_count: i32::try_from(tool_count).unwrap_or(i32::MAX),
-        })
+        };
+        Ok(Report { info, contexts })
     }
+}
+
+/// The agent's tool that lists the clusters it answers for.
+const LIST_CONTEXTS: &str = "list_contexts";
+
+/// What a verification learned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub info: ServerInfo,
+    /// The agent's `list_contexts` answer, when asked for.
+    pub contexts: Option<Result<Vec<ContextReport>, String>>,
+}
+
+/// One cluster as the agent's `list_contexts` reports it (`structuredContent.contexts[]`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextReport {
+    pub name: String,
+    #[serde(default)]
+    pub server: String,
+    /// Unknown when the agent did not say.
+    #[serde(default)]
+    pub reachable: Option<bool>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub flux_version: Option<String>,
+}
+
+/// The contexts in a `tools/call` result, or why there are none.
+fn contexts_of(result: &Value) -> Result<Vec<ContextReport>, String> {
+    if result.get("isError").and_then(Value::as_bool) == Some(true) {
+        let text = result.pointer("/content/0/text").and_then(Value::as_str).unwrap_or("no message");
+        return Err(format!("{LIST_CONTEXTS} failed: {text}"));
+    }
+    let contexts = result
+        .pointer("/structuredContent/contexts")
+        .ok_or_else(|| format!("{LIST_CONTEXTS} returned no structuredContent.contexts"))?;
+    serde_json::from_value(contexts.clone()).map_err(|e| format!("{LIST_CONTEXTS} returned unexpected contexts: {e}"))
 }
 
 #[cfg(test)]
@@ -152,6 +207,30 @@ mod tests {
         std::fs::write(dir.join("token"), "eyJhbGciOi.payload.sig\n").expect("token");
         v.token_file = dir.join("token");
         assert_eq!(v.authorization().as_deref(), Some("Bearer eyJhbGciOi.payload.sig"));
+    }
+
+    #[test]
+    fn reads_the_contexts_list_contexts_reports() {
+        use super::{ContextReport, contexts_of};
+        let result = serde_json::json!({"content": [{"type": "text", "text": "2 clusters"}], "structuredContent": {"contexts": [
+            {"name": "local", "server": "https://10.0.0.1", "reachable": true, "fluxVersion": "v2.7.0"},
+            {"name": "prod-eu", "server": "https://prod-eu:6443", "reachable": false, "error": "dial tcp: timeout"},
+        ]}});
+        let contexts = contexts_of(&result).expect("contexts");
+        assert_eq!(
+            contexts[1],
+            ContextReport {
+                name: "prod-eu".into(),
+                server: "https://prod-eu:6443".into(),
+                reachable: Some(false),
+                error: Some("dial tcp: timeout".into()),
+                flux_version: None,
+            }
+        );
+        assert_eq!(contexts[0].flux_version.as_deref(), Some("v2.7.0"));
+        let failed = serde_json::json!({"isError": true, "content": [{"type": "text", "text": "unknown tool"}]});
+        assert_eq!(contexts_of(&failed), Err("list_contexts failed: unknown tool".to_string()));
+        assert!(contexts_of(&serde_json::Value::Null).is_err(), "an empty answer is not a list");
     }
 
     #[test]

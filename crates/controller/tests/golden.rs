@@ -71,6 +71,11 @@ fn team_scoped() {
 }
 
 #[test]
+fn fleet() {
+    check_golden("fleet");
+}
+
+#[test]
 fn every_example_has_a_golden_test() {
     let mut examples: Vec<String> = std::fs::read_dir(root().join("examples"))
         .expect("examples/")
@@ -80,9 +85,16 @@ fn every_example_has_a_golden_test() {
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     examples.sort();
-    let goldens: Vec<String> =
-        ["everything-disabled", "everything-enabled", "gitopsagent", "minimal", "nkp-production", "team-scoped"]
-            .map(String::from)
-            .to_vec();
+    let goldens: Vec<String> = [
+        "everything-disabled",
+        "everything-enabled",
+        "fleet",
+        "gitopsagent",
+        "minimal",
+        "nkp-production",
+        "team-scoped",
+    ]
+    .map(String::from)
+    .to_vec();
     assert_eq!(examples, goldens, "add a golden test for each GitOpsAgent example");
 }

@@ -29,16 +29,21 @@ fn grants(rules: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool
 }
 
 #[test]
-fn the_operator_holds_everything_it_grants_and_never_secrets() {
+fn the_operator_holds_everything_it_grants_and_gets_secrets_only_by_name() {
     let role = operator_role().rules.unwrap_or_default();
     let mut checked = 0;
-    for example in ["everything-enabled", "minimal", "team-scoped", "nkp-production"] {
+    for example in ["everything-enabled", "minimal", "team-scoped", "nkp-production", "fleet"] {
         let text = std::fs::read_to_string(root().join(format!("examples/{example}.yaml"))).expect("example");
         for child in render_manifests(&text, "default", &OperatorDefaults::default()).expect("renders") {
             if let Child::ClusterRole(r) = child {
                 for rule in r.rules.unwrap_or_default() {
                     for group in rule.api_groups.clone().unwrap_or_default() {
                         for resource in rule.resources.clone().unwrap_or_default() {
+                            // The kubelet mounts kubeconfigs; the agent itself never reads Secrets.
+                            assert!(
+                                !(group.is_empty() && (resource == "secrets" || resource == "*")),
+                                "{example}: an agent role on core {resource}"
+                            );
                             for verb in &rule.verbs {
                                 assert!(
                                     grants(&role, &group, &resource, verb),
@@ -53,7 +58,14 @@ fn the_operator_holds_everything_it_grants_and_never_secrets() {
         }
     }
     assert!(checked > 50);
-    assert!(!grants(&role, "", "secrets", "get") && !grants(&role, "", "secrets", "list"));
+    // Kubeconfig Secrets of spec.clusters are checked one by one, by name; never listed or watched.
+    assert!(grants(&role, "", "secrets", "get"), "get secrets (spec.clusters)");
+    for verb in ["list", "watch", "create", "patch", "update", "delete"] {
+        assert!(!grants(&role, "", "secrets", verb), "the operator must not {verb} secrets");
+    }
+    assert!(
+        grants(&role, "cluster.x-k8s.io", "clusters", "list") && grants(&role, "cluster.x-k8s.io", "clusters", "watch")
+    );
     for kind in ["deployments", "services", "serviceaccounts"] {
         let group = if kind == "deployments" { "apps" } else { "" };
         for verb in ["create", "patch", "delete"] {

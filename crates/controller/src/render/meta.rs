@@ -6,6 +6,7 @@ use gitops_agent_api::{GitOpsAgent, GitOpsAgentSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 
+use super::clusters::MountedKubeconfig;
 use super::{OperatorDefaults, RenderError};
 
 /// The field manager of every server-side apply the operator makes.
@@ -34,12 +35,18 @@ pub struct Context<'a> {
     pub labels: BTreeMap<String, String>,
     /// The operator's namespace, admitted by the agent's NetworkPolicy so it can verify the agent.
     pub operator_namespace: Option<String>,
+    /// The kubeconfigs of remote clusters to mount (what the operator found).
+    pub kubeconfigs: &'a [MountedKubeconfig],
     owner: Option<OwnerReference>,
     agent: &'a GitOpsAgent,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(agent: &'a GitOpsAgent, defaults: &OperatorDefaults) -> Result<Self, RenderError> {
+    pub fn new(
+        agent: &'a GitOpsAgent,
+        defaults: &OperatorDefaults,
+        kubeconfigs: &'a [MountedKubeconfig],
+    ) -> Result<Self, RenderError> {
         let name = agent.metadata.name.clone().ok_or(RenderError::MissingName)?;
         let namespace = super::agent_namespace(agent);
         let spec = &agent.spec;
@@ -60,7 +67,7 @@ impl<'a> Context<'a> {
         // An agent read from a file has no uid: its children cannot name an owner yet.
         let owner = agent.metadata.uid.as_ref().and_then(|_| agent.controller_owner_ref(&()));
         let operator_namespace = defaults.operator_namespace.clone();
-        Ok(Self { spec, name, namespace, image, labels, operator_namespace, owner, agent })
+        Ok(Self { spec, name, namespace, image, labels, operator_namespace, kubeconfigs, owner, agent })
     }
 
     /// Metadata of a namespaced child in the agent's namespace, owned by the agent.

@@ -5,6 +5,7 @@
 
 mod availability;
 mod child;
+mod clusters;
 mod exposure;
 mod manifest;
 mod meta;
@@ -15,6 +16,7 @@ mod service;
 mod workload;
 
 pub use child::Child;
+pub use clusters::{CLUSTERS_DIR, MountedKubeconfig};
 pub use manifest::{ManifestError, render_manifests, to_json, to_yaml};
 pub use meta::{AGENT_LABEL, AGENT_NAMESPACE_LABEL, FIELD_MANAGER, selector_labels};
 
@@ -46,9 +48,21 @@ pub enum RenderError {
     Invalid { field: &'static str, message: String },
 }
 
-/// Renders every child the agent needs, in a fixed order.
+/// Renders every child the agent needs, in a fixed order, without looking anything up: every
+/// explicit cluster target is mounted as if its Secret existed (what the `render` subcommand and
+/// the agent chart give).
 pub fn render(agent: &GitOpsAgent, defaults: &OperatorDefaults) -> Result<Vec<Child>, RenderError> {
-    let ctx = meta::Context::new(agent, defaults)?;
+    render_with(agent, defaults, &clusters::assumed(agent))
+}
+
+/// Renders every child the agent needs, mounting exactly `kubeconfigs` (the remote clusters whose
+/// Secrets the operator found).
+pub fn render_with(
+    agent: &GitOpsAgent,
+    defaults: &OperatorDefaults,
+    kubeconfigs: &[MountedKubeconfig],
+) -> Result<Vec<Child>, RenderError> {
+    let ctx = meta::Context::new(agent, defaults, kubeconfigs)?;
     let mut children = Vec::new();
     children.extend(rbac::service_account(&ctx).map(Child::ServiceAccount));
     children.extend(rbac::roles(&ctx));

@@ -395,3 +395,87 @@ fn the_network_policy_lets_the_agent_reach_its_redis_task_store() {
         json!({"a2a": {"taskStore": {"type": "Redis", "redis": {"urlSecretRef": {"name": "r", "key": "url"}}}}});
     assert!(egress_ports(secret).contains(&6379));
 }
+
+fn volume<'a>(children: &'a [Child], name: &str) -> Option<&'a k8s_openapi::api::core::v1::Volume> {
+    pod(deployment(children)).volumes.as_ref()?.iter().find(|v| v.name == name)
+}
+
+#[test]
+fn without_clusters_the_agent_gets_no_clusters_directory() {
+    for spec in [json!({}), json!({"clusters": {}}), json!({"clusters": {"local": true}})] {
+        let all = children(spec);
+        assert!(volume(&all, "clusters").is_none());
+        assert!(!args_of(&all).iter().any(|a| a.starts_with("--clusters-dir") || a.starts_with("--local-cluster")));
+    }
+}
+
+#[test]
+fn cluster_targets_are_projected_read_only_one_file_per_cluster() {
+    let all = children(json!({"clusters": {"targets": [
+        {"name": "prod-us", "secretRef": {"name": "us-admin", "key": "kubeconfig"}},
+        {"name": "prod-eu"},
+    ]}}));
+    let projected = volume(&all, "clusters").and_then(|v| v.projected.as_ref()).expect("projected volume");
+    /// Secret, key, file, mode, optional.
+    type Source = (String, String, String, Option<i32>, Option<bool>);
+    let sources: Vec<Source> = projected
+        .sources
+        .iter()
+        .flatten()
+        .filter_map(|s| s.secret.as_ref())
+        .flat_map(|s| {
+            s.items.iter().flatten().map(|i| (s.name.clone(), i.key.clone(), i.path.clone(), i.mode, s.optional))
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("prod-eu-kubeconfig".into(), "value".into(), "prod-eu".into(), Some(0o440), Some(false)),
+            ("us-admin".into(), "kubeconfig".into(), "prod-us".into(), Some(0o440), Some(false)),
+        ],
+        "sorted by cluster; the file name is the cluster name; owner and group (fsGroup) may read"
+    );
+    let d = deployment(&all);
+    assert_eq!(
+        pod(d).security_context.as_ref().and_then(|s| s.fs_group),
+        Some(gitops_agent_api::spec::NONROOT_ID),
+        "the agent reads group-readable kubeconfigs through its fsGroup"
+    );
+    let mount = container(d).volume_mounts.iter().flatten().find(|m| m.name == "clusters").expect("mounted");
+    assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/etc/gitops-agent/clusters", Some(true)));
+    let args = args_of(&all);
+    assert!(args.contains(&"--clusters-dir=/etc/gitops-agent/clusters".to_string()), "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("--local-cluster")), "local is the server's default");
+}
+
+#[test]
+fn local_false_is_passed_to_the_server() {
+    let args = args_of(&children(json!({"clusters": {"local": false, "targets": [{"name": "a"}]}})));
+    assert!(args.contains(&"--local-cluster=false".to_string()), "{args:?}");
+    assert!(args.contains(&"--clusters-dir=/etc/gitops-agent/clusters".to_string()), "{args:?}");
+}
+
+#[test]
+fn the_operator_mounts_only_the_kubeconfigs_it_found() {
+    use super::{MountedKubeconfig, render_with};
+    let agent = agent(json!({"clusters": {"targets": [{"name": "a"}], "selector": {"matchLabels": {"env": "prod"}}}}));
+    let found = [
+        MountedKubeconfig { cluster: "capi-2".into(), secret: "capi-2-kubeconfig".into(), key: "value".into() },
+        MountedKubeconfig { cluster: "capi-1".into(), secret: "capi-1-kubeconfig".into(), key: "value".into() },
+    ];
+    let all = render_with(&agent, &OperatorDefaults::default(), &found).expect("renders");
+    let secrets: Vec<String> = volume(&all, "clusters")
+        .and_then(|v| v.projected.as_ref())
+        .and_then(|p| p.sources.as_ref())
+        .expect("sources")
+        .iter()
+        .filter_map(|s| s.secret.as_ref().map(|s| s.name.clone()))
+        .collect();
+    assert_eq!(secrets, ["capi-1-kubeconfig", "capi-2-kubeconfig"], "target a's Secret was not found: not mounted");
+    // Nothing found yet: the directory is still there (empty), so the pod template and flags stay
+    // put while clusters come and go.
+    let none = render_with(&agent, &OperatorDefaults::default(), &[]).expect("renders");
+    let projected = volume(&none, "clusters").and_then(|v| v.projected.as_ref()).expect("projected");
+    assert_eq!(projected.sources.as_deref().map(<[_]>::len), Some(0));
+    assert!(args_of(&none).contains(&"--clusters-dir=/etc/gitops-agent/clusters".to_string()));
+}

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::RenderError;
+use super::clusters;
 use super::meta::{CONFIG_HASH_ANNOTATION, Context, stable_hash};
 use gitops_agent_api::spec::{AuthMode, TaskStoreSpec, default_pod_security_context, default_security_context};
 
@@ -38,6 +39,8 @@ pub fn deployment(ctx: &Context) -> Result<Deployment, RenderError> {
         ..Default::default()
     };
     let tmp_mount = VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() };
+    let volumes: Vec<Volume> = std::iter::once(tmp).chain(clusters::volume(ctx)).collect();
+    let mounts: Vec<VolumeMount> = std::iter::once(tmp_mount).chain(clusters::volume_mount(ctx)).collect();
 
     let container = Container {
         name: CONTAINER_NAME.into(),
@@ -51,7 +54,7 @@ pub fn deployment(ctx: &Context) -> Result<Deployment, RenderError> {
         liveness_probe: Some(probe("/healthz", 10, 3)),
         readiness_probe: Some(probe("/readyz", 5, 3)),
         startup_probe: Some(probe("/healthz", 2, 30)),
-        volume_mounts: Some(merge_by_name(vec![tmp_mount], &spec.extra_volume_mounts, |m| &m.mount_path)),
+        volume_mounts: Some(merge_by_name(mounts, &spec.extra_volume_mounts, |m| &m.mount_path)),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Default::default()
     };
@@ -74,7 +77,7 @@ pub fn deployment(ctx: &Context) -> Result<Deployment, RenderError> {
             "podSecurityContext",
         )?),
         containers: vec![container],
-        volumes: Some(merge_by_name(vec![tmp], &spec.extra_volumes, |v| &v.name)),
+        volumes: Some(merge_by_name(volumes, &spec.extra_volumes, |v| &v.name)),
         node_selector: non_empty_map(&spec.node_selector),
         tolerations: non_empty(&spec.tolerations),
         affinity: spec.affinity.clone().or_else(|| spread.then(|| anti_affinity(ctx))),
@@ -153,6 +156,7 @@ fn server_args(ctx: &Context) -> Vec<String> {
     if !spec.auth.audiences.is_empty() {
         args.push(format!("--auth-audiences={}", spec.auth.audiences.join(",")));
     }
+    args.extend(clusters::args(ctx));
     let store = &spec.a2a.task_store;
     if let Some(url) = store.redis.as_ref().and_then(|r| r.url.as_ref()) {
         args.push(format!("--task-store={url}"));

@@ -1,0 +1,439 @@
+//! Fleet (`spec.clusters`) against the embedded API server with RBAC on, the operator running as
+//! its own ServiceAccount with the ClusterRole from config/rbac: CAPI Clusters picked by a label
+//! selector, their `<cluster>-kubeconfig` Secrets mounted (only those that exist), re-rendering
+//! when a Cluster appears, reachability from the agent's `list_contexts`, and a selector on a
+//! cluster without Cluster API.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use fake_apiserver::auth::User;
+use fake_apiserver::{Config, Listen, Running, fixtures};
+use gitops_agent_controller::operator::{self, Settings};
+use gitops_agent_controller::reconcile::Verification;
+use gitops_agent_controller::render::OperatorDefaults;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const NS: &str = "fleet";
+const OPERATOR_NS: &str = "gitops-agent-system";
+const OPERATOR_SA: &str = "gitops-agent-operator";
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+struct Cluster {
+    running: Running,
+    /// Admin: sets the scene.
+    admin: Client,
+    /// The operator's ServiceAccount, bound to config/rbac/role.yaml.
+    operator: Client,
+}
+
+/// The embedded API server with RBAC on, the GitOpsAgent CRD, CAPI's CRDs when `capi`, and the
+/// operator's ClusterRole bound to its ServiceAccount.
+async fn cluster(capi: bool) -> Cluster {
+    gitops_agent_controller::telemetry::init(gitops_agent_controller::telemetry::LogFormat::Text, "warn");
+    let running = fake_apiserver::start(
+        Config { deployment_ready_after: Duration::from_millis(50), ..Config::default() },
+        Listen::default(),
+    )
+    .await
+    .expect("fake API server");
+    fixtures::load_crds(&running.server, &root().join("crds")).expect("GitOpsAgent CRD");
+    if capi {
+        // The fixtures' CRDs include Cluster API's (cluster.x-k8s.io/v1beta1).
+        fixtures::load_crds(&running.server, &root().join("examples/fixtures/crds")).expect("fixture CRDs");
+    }
+    let admin = running.client().await.expect("client");
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    for name in [NS, OPERATOR_NS] {
+        namespaces
+            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns"))
+            .await
+            .expect("namespace");
+    }
+    let text = std::fs::read_to_string(root().join("config/rbac/role.yaml")).expect("role.yaml");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("yaml");
+    let role: ClusterRole =
+        serde_json::from_value(docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("ClusterRole"))
+            .expect("typed");
+    Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role).await.expect("operator role");
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "gitops-agent-operator"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role.name_any()},
+        "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_SA, "namespace": OPERATOR_NS}],
+    }))
+    .expect("binding");
+    Api::<ClusterRoleBinding>::all(admin.clone()).create(&PostParams::default(), &binding).await.expect("binding");
+    running.server.auth.set_rbac(true);
+    let token = running.server.auth.issue_token(User::service_account(OPERATOR_NS, OPERATOR_SA));
+    let operator = running.client_for(&token).await.expect("operator client");
+    Cluster { running, admin, operator }
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+fn settings(verification: Verification) -> Settings {
+    Settings {
+        namespaces: vec![],
+        http_addr: free_addr(),
+        lease: None,
+        verification,
+        defaults: OperatorDefaults { image_tag: "1.0.0".into(), operator_namespace: None },
+        discovery_interval: Duration::from_millis(300),
+        resync: Duration::from_millis(500),
+        concurrency: 4,
+    }
+}
+
+/// Runs the operator as its own ServiceAccount; dropping the sender stops it.
+fn operator(c: &Cluster, s: Settings) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let client = c.operator.clone();
+    tokio::spawn(async move {
+        operator::run(client, s, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("operator runs");
+    });
+    stop
+}
+
+fn agents(client: &Client) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("agents.gitops.dev", "v1alpha1", "GitOpsAgent"),
+        "gitopsagents",
+    );
+    Api::namespaced_with(client.clone(), NS, &ar)
+}
+
+async fn apply_agent(client: &Client, spec: Value) -> DynamicObject {
+    let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+        "metadata": {"name": "agent", "namespace": NS}, "spec": spec});
+    agents(client)
+        .patch("agent", &PatchParams::apply("test").force(), &Patch::Apply(&agent))
+        .await
+        .expect("apply agent")
+}
+
+async fn capi_cluster(client: &Client, name: &str, env: &str) {
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("cluster.x-k8s.io", "v1beta1", "Cluster"), "clusters");
+    let cluster: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster",
+        "metadata": {"name": name, "namespace": NS, "labels": {"env": env}},
+        "spec": {"controlPlaneEndpoint": {"host": format!("{name}.example.com"), "port": 6443}},
+    }))
+    .expect("cluster");
+    Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+        .create(&PostParams::default(), &cluster)
+        .await
+        .expect("create CAPI Cluster");
+}
+
+/// A kubeconfig Secret the way CAPI writes it (key `value`).
+async fn kubeconfig_secret(client: &Client, name: &str, key: &str) {
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": NS},
+        "type": "cluster.x-k8s.io/secret",
+        "stringData": {key: "apiVersion: v1\nkind: Config\n"},
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("create Secret");
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The Secrets the agent's `clusters` volume projects, as (Secret, key, file).
+async fn projected(client: &Client) -> Option<Vec<(String, String, String)>> {
+    let d: Deployment = Api::namespaced(client.clone(), NS).get("agent").await.ok()?;
+    let pod = d.spec?.template.spec?;
+    let volume = pod.volumes?.into_iter().find(|v| v.name == "clusters")?;
+    Some(
+        volume
+            .projected?
+            .sources
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| s.secret)
+            .flat_map(|s| {
+                let name = s.name.clone();
+                s.items.unwrap_or_default().into_iter().map(move |i| (name.clone(), i.key, i.path))
+            })
+            .collect(),
+    )
+}
+
+async fn wait_projected(client: &Client, want: &[&str]) {
+    let want: Vec<(String, String, String)> =
+        want.iter().map(|c| (format!("{c}-kubeconfig"), "value".to_string(), c.to_string())).collect();
+    let mut last = None;
+    for _ in 0..300 {
+        last = projected(client).await;
+        if last.as_ref() == Some(&want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the clusters volume never projected {want:?}; last seen {last:?}");
+}
+
+fn status_clusters(agent: &DynamicObject) -> Vec<Value> {
+    agent.data.pointer("/status/clusters").and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+fn condition(agent: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
+    agent.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).map(|c| {
+        (
+            c["status"].as_str().unwrap_or_default().into(),
+            c["reason"].as_str().unwrap_or_default().into(),
+            c["message"].as_str().unwrap_or_default().into(),
+        )
+    })
+}
+
+#[tokio::test]
+async fn a_cluster_selector_mounts_exactly_the_selected_clusters_kubeconfigs() {
+    let c = cluster(true).await;
+    for (name, env) in [("prod-a", "prod"), ("prod-b", "prod"), ("dev-a", "dev"), ("prod-nosecret", "prod")] {
+        capi_cluster(&c.admin, name, env).await;
+    }
+    for name in ["prod-a", "prod-b", "dev-a"] {
+        kubeconfig_secret(&c.admin, &format!("{name}-kubeconfig"), "value").await;
+    }
+    // A resync far beyond the test: what changes below is seen through the watch on Clusters.
+    let mut s = settings(Verification::Off);
+    s.resync = Duration::from_secs(600);
+    let _stop = operator(&c, s);
+    let applied = apply_agent(&c.admin, json!({"clusters": {"selector": {"matchLabels": {"env": "prod"}}}})).await;
+
+    // Only the selected clusters whose Secret exists; dev-a is not selected, prod-nosecret has
+    // no Secret (a missing Secret in the pod's projected volume would keep it from starting).
+    wait_projected(&c.admin, &["prod-a", "prod-b"]).await;
+    let d: Deployment = Api::namespaced(c.admin.clone(), NS).get("agent").await.expect("deployment");
+    let container = &d.spec.and_then(|s| s.template.spec).expect("pod").containers[0];
+    assert!(container.args.iter().flatten().any(|a| a == "--clusters-dir=/etc/gitops-agent/clusters"));
+    let agent = eventually("status.clusters with the missing Secret", || async {
+        let a = agents(&c.admin).get("agent").await.ok()?;
+        (status_clusters(&a).len() == 4).then_some(a)
+    })
+    .await;
+    let clusters = status_clusters(&agent);
+    assert_eq!(clusters[0], json!({"name": "local", "source": "Local", "mounted": true}));
+    let missing = clusters.iter().find(|c| c["name"] == "prod-nosecret").expect("reported");
+    assert_eq!((&missing["source"], &missing["mounted"]), (&json!("Selector"), &json!(false)));
+    assert_eq!(missing["secret"], "prod-nosecret-kubeconfig");
+    assert!(missing["message"].as_str().is_some_and(|m| m.contains("not found")), "{missing}");
+    assert!(!clusters.iter().any(|c| c["name"] == "dev-a"), "not selected: {clusters:?}");
+    let resolved = condition(&agent, "ClustersResolved").expect("condition");
+    assert_eq!((resolved.0.as_str(), resolved.1.as_str()), ("False", "KubeconfigMissing"), "{resolved:?}");
+
+    // Let the first reconciles settle, so that what follows can only be seen through the watch.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A new labelled Cluster (with its Secret) is mounted without touching the GitOpsAgent.
+    kubeconfig_secret(&c.admin, "prod-c-kubeconfig", "value").await;
+    capi_cluster(&c.admin, "prod-c", "prod").await;
+    wait_projected(&c.admin, &["prod-a", "prod-b", "prod-c"]).await;
+    // A Cluster relabelled out of the selection is unmounted the same way.
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("cluster.x-k8s.io", "v1beta1", "Cluster"), "clusters");
+    Api::<DynamicObject>::namespaced_with(c.admin.clone(), NS, &ar)
+        .patch("prod-b", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"env": "staging"}}})))
+        .await
+        .expect("relabel");
+    wait_projected(&c.admin, &["prod-a", "prod-c"]).await;
+    let agent = agents(&c.admin).get("agent").await.expect("agent");
+    assert_eq!(agent.metadata.generation, applied.metadata.generation, "the GitOpsAgent was not touched");
+
+    // The operator's own ServiceAccount gets a Secret by name, and may not list Secrets.
+    let secrets: Api<Secret> = Api::namespaced(c.operator.clone(), NS);
+    secrets.get("prod-a-kubeconfig").await.expect("the operator gets a named Secret");
+    match secrets.list(&ListParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{s:?}"),
+        other => panic!("the operator listed Secrets: {other:?}"),
+    }
+    match Api::<Secret>::all(c.operator.clone()).list(&ListParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{s:?}"),
+        other => panic!("the operator listed Secrets cluster-wide: {other:?}"),
+    }
+    // And the agent's ServiceAccount may not even get one: the kubelet mounts them.
+    let token = c.running.server.auth.issue_token(User::service_account(NS, "agent"));
+    let agent_client = c.running.client_for(&token).await.expect("agent client");
+    match Api::<Secret>::namespaced(agent_client, NS).get("prod-a-kubeconfig").await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{s:?}"),
+        other => panic!("the agent read a kubeconfig Secret: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn targets_with_a_missing_key_are_not_mounted_until_fixed_and_local_false_reaches_the_server() {
+    let c = cluster(false).await;
+    kubeconfig_secret(&c.admin, "eu-admin", "kubeconfig").await;
+    kubeconfig_secret(&c.admin, "us-kubeconfig", "other-key").await;
+    let _stop = operator(&c, settings(Verification::Off));
+    apply_agent(
+        &c.admin,
+        json!({"clusters": {"local": false, "targets": [
+            {"name": "eu", "secretRef": {"name": "eu-admin", "key": "kubeconfig"}},
+            {"name": "us"},
+            {"name": "late"},
+        ]}}),
+    )
+    .await;
+    let agent = eventually("status.clusters", || async {
+        let a = agents(&c.admin).get("agent").await.ok()?;
+        (status_clusters(&a).len() == 3).then_some(a)
+    })
+    .await;
+    let clusters = status_clusters(&agent);
+    assert_eq!(clusters[0], json!({"name": "eu", "source": "Target", "secret": "eu-admin", "mounted": true}));
+    assert_eq!((&clusters[1]["name"], &clusters[1]["mounted"]), (&json!("us"), &json!(false)));
+    assert!(clusters[1]["message"].as_str().is_some_and(|m| m.contains("has no key \"value\"")), "{clusters:?}");
+    let sources = projected(&c.admin).await.expect("volume");
+    assert_eq!(sources, [("eu-admin".to_string(), "kubeconfig".to_string(), "eu".to_string())]);
+    let d: Deployment = Api::namespaced(c.admin.clone(), NS).get("agent").await.expect("deployment");
+    let args = d.spec.and_then(|s| s.template.spec).expect("pod").containers[0].args.clone().unwrap_or_default();
+    assert!(args.contains(&"--local-cluster=false".to_string()), "{args:?}");
+
+    // A Secret that appears later is picked up at the periodic resync (Secrets are not watched).
+    kubeconfig_secret(&c.admin, "late-kubeconfig", "value").await;
+    eventually("late mounted", || async {
+        let sources = projected(&c.admin).await?;
+        sources.iter().any(|s| s.0 == "late-kubeconfig" && s.2 == "late").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_selector_without_cluster_api_is_reported_and_targets_still_work() {
+    let c = cluster(false).await;
+    kubeconfig_secret(&c.admin, "edge-kubeconfig", "value").await;
+    let _stop = operator(&c, settings(Verification::Off));
+    apply_agent(
+        &c.admin,
+        json!({"clusters": {"targets": [{"name": "edge"}], "selector": {"matchLabels": {"env": "prod"}}}}),
+    )
+    .await;
+    let agent = eventually("Ready with ClustersResolved=False/ClusterAPINotInstalled", || async {
+        let a = agents(&c.admin).get("agent").await.ok()?;
+        let resolved = condition(&a, "ClustersResolved")?;
+        (condition(&a, "Ready")?.0 == "True" && resolved.1 == "ClusterAPINotInstalled").then_some(a)
+    })
+    .await;
+    let message = condition(&agent, "ClustersResolved").map(|c| c.2).unwrap_or_default();
+    assert!(message.contains("Cluster API (cluster.x-k8s.io/v1beta1) is not served"), "{message}");
+    assert_eq!(projected(&c.admin).await, Some(vec![("edge-kubeconfig".into(), "value".into(), "edge".into())]));
+}
+
+/// A stand-in agent that answers the handshake and `list_contexts`.
+async fn fleet_agent() -> String {
+    use axum::{
+        Json, Router,
+        routing::{get, post},
+    };
+    async fn mcp(Json(req): Json<Value>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let id = req.get("id").cloned();
+        let result = match req["method"].as_str() {
+            Some("initialize") => json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                "serverInfo": {"name": "gitops-agent", "version": "0.2.0"}}),
+            Some("tools/list") => json!({"tools": [{"name": "list_contexts"}]}),
+            Some("tools/call") if req["params"]["name"] == "list_contexts" => json!({
+            "content": [{"type": "text", "text": "3 clusters"}],
+            "structuredContent": {"contexts": [
+                {"name": "local", "server": "https://10.96.0.1", "reachable": true, "fluxVersion": "v2.7.0"},
+                {"name": "edge", "server": "https://edge.example.com:6443", "reachable": false, "error": "dial tcp: i/o timeout"},
+            ]}}),
+            _ => return axum::http::StatusCode::ACCEPTED.into_response(),
+        };
+        Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+    }
+    let app = Router::new()
+        .route("/mcp", post(mcp))
+        .route("/.well-known/agent-card.json", get(|| async { Json(json!({"name": "gitops-agent"})) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("stub serves") });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn reachability_comes_from_the_agents_list_contexts() {
+    let c = cluster(false).await;
+    kubeconfig_secret(&c.admin, "edge-kubeconfig", "value").await;
+    kubeconfig_secret(&c.admin, "core-kubeconfig", "value").await;
+    let _stop = operator(&c, settings(Verification::Override(fleet_agent().await)));
+    apply_agent(&c.admin, json!({"clusters": {"targets": [{"name": "edge"}, {"name": "core"}, {"name": "gone"}]}}))
+        .await;
+    let agent = eventually("Ready with reachability", || async {
+        let a = agents(&c.admin).get("agent").await.ok()?;
+        (condition(&a, "Ready")?.0 == "True" && status_clusters(&a).first()?.get("reachable").is_some()).then_some(a)
+    })
+    .await;
+    let by_name = |name: &str| status_clusters(&agent).into_iter().find(|c| c["name"] == name).expect(name);
+    assert_eq!(
+        by_name("local"),
+        json!({"name": "local", "source": "Local", "mounted": true, "reachable": true, "message": "Flux v2.7.0"})
+    );
+    let edge = by_name("edge");
+    assert_eq!((&edge["reachable"], &edge["message"]), (&json!(false), &json!("dial tcp: i/o timeout")));
+    let core = by_name("core");
+    assert!(core.get("reachable").is_none(), "not listed by the agent: unknown ({core})");
+    assert!(core["message"].as_str().is_some_and(|m| m.contains("does not list")), "{core}");
+    let gone = by_name("gone");
+    assert_eq!(gone["mounted"], false);
+    assert!(gone.get("reachable").is_none() && gone["message"].as_str().is_some_and(|m| m.contains("not found")));
+    assert_eq!(
+        condition(&agent, "Verified").map(|c| c.0),
+        Some("True".into()),
+        "list_contexts never fails the handshake"
+    );
+}
+
+/// The API server itself refuses the shapes the CRD's CEL rules forbid, with their messages.
+#[tokio::test]
+async fn the_api_server_refuses_bad_cluster_shapes() {
+    let c = cluster(false).await;
+    for (clusters, message) in [
+        (json!({"targets": [{"name": "a"}, {"name": "a"}]}), "clusters.targets must not name a cluster twice"),
+        (json!({"targets": [{"name": "local"}]}), "must not be 'local'"),
+        (json!({"local": false}), "clusters needs at least one source"),
+        (json!({"selector": {}}), "clusters.selector needs matchLabels or matchExpressions"),
+        (json!({"targets": [{"name": "Prod_EU"}]}), "spec.clusters.targets[0].name"),
+    ] {
+        let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+            "metadata": {"name": "bad", "namespace": NS}, "spec": {"clusters": clusters}});
+        match agents(&c.admin).patch("bad", &PatchParams::apply("test").force(), &Patch::Apply(&agent)).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 422, "{s:?}");
+                assert!(s.message.contains(message), "{clusters}: expected {message:?} in {:?}", s.message);
+            }
+            other => panic!("{clusters} was admitted: {other:?}"),
+        }
+    }
+}
