@@ -2,7 +2,9 @@
 //! its own ServiceAccount with the ClusterRole from config/rbac: CAPI Clusters picked by a label
 //! selector, their `<cluster>-kubeconfig` Secrets mounted (only those that exist), re-rendering
 //! when a Cluster appears, reachability from the agent's `list_contexts`, and a selector on a
-//! cluster without Cluster API.
+//! cluster without Cluster API. Then the whole chain across three API servers: the operator picks
+//! the CAPI workload clusters, the test plays the kubelet (writes the projected files), and the
+//! real agent server answers for the fleet, one workload cluster going down mid-test.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -146,10 +148,14 @@ async fn capi_cluster(client: &Client, name: &str, env: &str) {
 
 /// A kubeconfig Secret the way CAPI writes it (key `value`).
 async fn kubeconfig_secret(client: &Client, name: &str, key: &str) {
+    kubeconfig_secret_with(client, name, key, "apiVersion: v1\nkind: Config\n").await;
+}
+
+async fn kubeconfig_secret_with(client: &Client, name: &str, key: &str, kubeconfig: &str) {
     let secret: Secret = serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": NS},
         "type": "cluster.x-k8s.io/secret",
-        "stringData": {key: "apiVersion: v1\nkind: Config\n"},
+        "stringData": {key: kubeconfig},
     }))
     .expect("secret");
     Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("create Secret");
@@ -436,4 +442,130 @@ async fn the_api_server_refuses_bad_cluster_shapes() {
             other => panic!("{clusters} was admitted: {other:?}"),
         }
     }
+}
+
+/// A workload cluster: its own embedded API server with Flux CRDs and 2 × 10 Kustomizations.
+async fn workload() -> Running {
+    let api = fake_apiserver::start(Config::default(), Listen::default()).await.expect("workload API server");
+    fixtures::load_crds(&api.server, &root().join("examples/fixtures/crds")).expect("CRDs");
+    let scale = fixtures::Scale { namespaces: 2, kustomizations_per_namespace: 10, helmreleases_per_namespace: 1 };
+    fixtures::load_scale(&api.server, scale).expect("estate");
+    api
+}
+
+/// The real agent server, in-process, for the management cluster and a clusters directory.
+async fn real_agent(kubeconfig: &Path, clusters_dir: &Path) -> gitops_agent_server::serve::Running {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: gitops_agent_server::serve::ServeArgs,
+    }
+    let cli = Cli::parse_from([
+        "gitops-agent".to_string(),
+        format!("--kubeconfig={}", kubeconfig.display()),
+        format!("--clusters-dir={}", clusters_dir.display()),
+        "--clusters-sync-seconds=1".into(),
+        "--stale-seconds=1".into(),
+        "--bind-address=127.0.0.1".into(),
+        "--port=0".into(),
+        "--metrics-port=0".into(),
+    ]);
+    gitops_agent_server::serve::start_http(&cli.serve, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("agent server")
+}
+
+/// One stateless MCP tools/call; its structured answer, or None when the tool answered an error.
+async fn call_tool(url: &str, tool: &str, args: Value) -> Option<Value> {
+    use http_body_util::BodyExt;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args,
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let request = hyper::Request::post(format!("{url}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body.to_string())))
+        .expect("request");
+    let response = http.request(request).await.expect("MCP answers");
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).expect("JSON-RPC");
+    v.get("result").filter(|r| r["isError"] != true).map(|r| r["structuredContent"].clone())
+}
+
+#[tokio::test]
+async fn a_capi_fleet_end_to_end_operator_selects_agent_answers_and_a_down_cluster_is_reported() {
+    let c = cluster(true).await;
+    let eu = workload().await;
+    let us = workload().await;
+    for (name, env) in [("prod-eu", "prod"), ("prod-us", "prod"), ("dev-a", "dev")] {
+        capi_cluster(&c.admin, name, env).await;
+    }
+    kubeconfig_secret_with(&c.admin, "prod-eu-kubeconfig", "value", &eu.kubeconfig()).await;
+    kubeconfig_secret_with(&c.admin, "prod-us-kubeconfig", "value", &us.kubeconfig()).await;
+    kubeconfig_secret_with(&c.admin, "dev-a-kubeconfig", "value", &eu.kubeconfig()).await;
+
+    // The agent the operator verifies: the real server, for the management cluster.
+    let dir = std::env::temp_dir().join(format!("fleet-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let kubeconfig = dir.with_extension("kubeconfig");
+    c.running.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let agent = real_agent(&kubeconfig, &dir).await;
+    let _stop = operator(&c, settings(Verification::Override(agent.url())));
+    apply_agent(&c.admin, json!({"clusters": {"selector": {"matchLabels": {"env": "prod"}}}})).await;
+
+    // The operator selects the prod clusters; the kubelet's part: their Secrets become files.
+    wait_projected(&c.admin, &["prod-eu", "prod-us"]).await;
+    let secrets: Api<Secret> = Api::namespaced(c.admin.clone(), NS);
+    for (secret, key, path) in projected(&c.admin).await.expect("projected") {
+        let s = secrets.get(&secret).await.expect("secret");
+        let data = s.data.and_then(|mut d| d.remove(&key)).expect("key");
+        std::fs::write(dir.join(path), data.0).expect("write");
+    }
+
+    // The agent answers per cluster and for the fleet; the operator reports every one reachable.
+    let (in_eu, in_us) = eventually("the agent answers for both workload clusters", || async {
+        let eu = call_tool(&agent.url(), "list_kustomizations", json!({"cluster": "prod-eu"})).await?;
+        let us = call_tool(&agent.url(), "list_kustomizations", json!({"cluster": "prod-us"})).await?;
+        Some((eu, us))
+    })
+    .await;
+    assert_eq!(in_eu["page"]["total"], 20, "{in_eu}");
+    assert_eq!(in_us["page"]["total"], 20, "{in_us}");
+    let summary = call_tool(&agent.url(), "fleet_health_summary", json!({})).await.expect("fleet answer");
+    let names: Vec<&str> =
+        summary["clusters"].as_array().expect("clusters").iter().filter_map(|c| c["cluster"].as_str()).collect();
+    assert_eq!(names.len(), 3, "local, prod-eu, prod-us: {summary}");
+    assert!(!names.contains(&"dev-a"), "not selected");
+    eventually("the operator reports all three reachable", || async {
+        let a = agents(&c.admin).get("agent").await.ok()?;
+        let clusters = status_clusters(&a);
+        (clusters.len() == 3 && clusters.iter().all(|c| c["reachable"] == true)).then_some(())
+    })
+    .await;
+
+    // prod-us goes down: the agent reports it, the operator's status follows, the rest answer.
+    drop(us);
+    let summary = eventually("the agent reports prod-us down", || async {
+        let s = call_tool(&agent.url(), "fleet_health_summary", json!({})).await?;
+        let down = s["clusters"].as_array()?.iter().find(|c| c["cluster"] == "prod-us")?["reachable"] == false;
+        down.then_some(s)
+    })
+    .await;
+    let up: Vec<&Value> =
+        summary["clusters"].as_array().expect("clusters").iter().filter(|c| c["reachable"] == true).collect();
+    assert_eq!(up.len(), 2, "{summary}");
+    let status = eventually("the operator reports prod-us unreachable", || async {
+        let a = agents(&c.admin).get("agent").await.ok()?;
+        let us = status_clusters(&a).into_iter().find(|c| c["name"] == "prod-us")?;
+        (us["reachable"] == false).then_some(us)
+    })
+    .await;
+    assert!(status["message"].as_str().is_some_and(|m| m.contains("unavailable")), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&kubeconfig);
 }

@@ -182,6 +182,20 @@ fn apply_defaults(rt: &ResourceType, object: &mut Value) {
             let name = object.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
             object["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
         }
+        ("", "Secret") => {
+            // As the API server does: stringData is a write-only convenience, merged into data
+            // (base64) on every write and never stored or returned.
+            use base64::Engine;
+            if let Some(Value::Object(plain)) = object.as_object_mut().and_then(|o| o.remove("stringData")) {
+                for (key, value) in plain {
+                    let text = value.as_str().unwrap_or_default();
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+                    default(&mut object["data"], &key, Value::Null);
+                    object["data"][key.as_str()] = Value::String(encoded);
+                }
+            }
+            default(object, "type", json!("Opaque"));
+        }
         ("networking.k8s.io", "NetworkPolicy") => {
             let has_egress = object.pointer("/spec/egress").is_some();
             let spec = &mut object["spec"];

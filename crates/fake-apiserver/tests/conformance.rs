@@ -578,6 +578,11 @@ async fn rbac_limits_service_accounts_and_reviews_answer_from_it() {
         )
         .await
         .expect("secret");
+    // stringData is write-only: merged into data (base64), never returned.
+    let stored = Api::<Secret>::namespaced(client.clone(), "team-a").get("s").await.expect("get secret");
+    assert_eq!(stored.data.and_then(|d| d.get("p").map(|b| b.0.clone())), Some(b"x".to_vec()));
+    assert!(stored.string_data.is_none(), "stringData is not stored");
+    assert_eq!(stored.type_.as_deref(), Some("Opaque"));
 
     let token = running.server.auth.issue_token(User::service_account("team-a", "agent"));
     let agent = running.client_for(&token).await.expect("client");

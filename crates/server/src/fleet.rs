@@ -64,6 +64,8 @@ pub struct Member {
     pub info: ContextInfo,
     /// Where it comes from: `in-cluster`, a kubeconfig path, or a file of `--clusters-dir`.
     pub source: String,
+    /// Whether it comes from a file of `--clusters-dir` (and leaves with it).
+    from_dir: bool,
     /// What the file held, to notice a changed kubeconfig (a rotated CAPI Secret).
     fingerprint: Vec<u8>,
     /// Why it could not be connected (an unreadable kubeconfig), or its connection.
@@ -119,12 +121,12 @@ impl Member {
         if let Err(e) = &link {
             tracing::warn!(cluster = name, error = %e, "cannot connect to the cluster");
         }
-        Member { name: name.to_string(), info, source, fingerprint: Vec::new(), link }
+        Member { name: name.to_string(), info, source, from_dir: false, fingerprint: Vec::new(), link }
     }
 
     /// The agent's own connection as a member (its cache already running).
     pub fn local(name: &str, info: ContextInfo, source: String, link: Link) -> Member {
-        Member { name: name.to_string(), info, source, fingerprint: Vec::new(), link: Ok(link) }
+        Member { name: name.to_string(), info, source, from_dir: false, fingerprint: Vec::new(), link: Ok(link) }
     }
 
     pub fn reach(&self) -> Reach {
@@ -252,8 +254,7 @@ impl Fleet {
         };
         let current = self.members();
         for member in &current {
-            let is_file_member = member.source.starts_with(&*dir.to_string_lossy());
-            if is_file_member && !found.iter().any(|(name, _)| name == &member.name) {
+            if member.from_dir && !found.iter().any(|(name, _)| name == &member.name) {
                 tracing::info!(cluster = %member.name, "kubeconfig removed: dropping the cluster and its caches");
                 self.members.write().unwrap_or_else(|e| e.into_inner()).remove(&member.name);
             }
@@ -264,7 +265,7 @@ impl Fleet {
             if existing.is_some_and(|m| m.fingerprint == bytes) {
                 continue;
             }
-            if existing.is_some_and(|m| !m.source.starts_with(&*dir.to_string_lossy())) {
+            if existing.is_some_and(|m| !m.from_dir) {
                 tracing::warn!(cluster = %name, "a kubeconfig file has the name of another cluster of the fleet: ignored");
                 continue;
             }
@@ -278,6 +279,7 @@ impl Fleet {
             };
             tracing::info!(cluster = %name, server = %info.server, "cluster joins the fleet");
             let mut member = Member::connect(&name, info, path.display().to_string(), config, &self.settings);
+            member.from_dir = true;
             member.fingerprint = bytes;
             self.members.write().unwrap_or_else(|e| e.into_inner()).insert(name, Arc::new(member));
         }
