@@ -253,3 +253,73 @@ async fn every_context_of_a_kubeconfig_is_a_cluster_with_all_contexts() {
     let (md, _) = mcp.ok("get_current_context", json!({"cluster": "staging"})).await;
     assert!(md.contains("## Cluster `staging`") && md.contains(&other.url), "{md}");
 }
+
+#[tokio::test]
+async fn with_auth_a_caller_sees_on_each_cluster_what_that_clusters_rbac_grants() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+    // A workload cluster that grants `dev` read access to Flux objects; the agent's own cluster
+    // grants `dev` nothing.
+    let workload_api = {
+        let api = workload(2).await;
+        let admin = api.client().await.expect("client");
+        let flux = ["helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "source.toolkit.fluxcd.io"];
+        let role = ClusterRole {
+            metadata: kube::api::ObjectMeta { name: Some("flux-reader".into()), ..Default::default() },
+            rules: Some(vec![PolicyRule {
+                api_groups: Some(flux.iter().map(|g| g.to_string()).collect()),
+                resources: Some(vec!["*".into()]),
+                verbs: vec!["get".into(), "list".into(), "watch".into()],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let pp = kube::api::PostParams::default();
+        kube::Api::<ClusterRole>::all(admin.clone()).create(&pp, &role).await.expect("role");
+        let binding = ClusterRoleBinding {
+            metadata: kube::api::ObjectMeta { name: Some("dev-reads-flux".into()), ..Default::default() },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: "flux-reader".into(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "User".into(),
+                name: "dev".into(),
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                ..Default::default()
+            }]),
+        };
+        kube::Api::<ClusterRoleBinding>::all(admin).create(&pp, &binding).await.expect("binding");
+        api.server.auth.set_rbac(true);
+        api
+    };
+    let dir = clusters_dir("auth");
+    mount(&dir, "edge", &workload_api.kubeconfig());
+    let env = common::start(Options {
+        fixtures: true,
+        rbac: true,
+        extra_args: vec!["--auth=kubernetes".into(), format!("--clusters-dir={}", dir.display())],
+    })
+    .await;
+    let dev = env.mcp.with_token(&env.api.server.auth.issue_token(fake_apiserver::auth::User::new("dev", &[])));
+    let in_edge = eventually("edge answers dev", Duration::from_secs(20), || async {
+        let r = dev.call("list_kustomizations", json!({"cluster": "edge"})).await;
+        r.get("result").filter(|r| r["isError"] != true).map(|r| r["structuredContent"].clone())
+    })
+    .await;
+    assert_eq!(in_edge["page"]["total"], 20, "edge's RBAC lets dev list every Kustomization there");
+    // At home, the same caller is refused: the agent's own cluster grants dev nothing.
+    let at_home = dev.call("list_kustomizations", json!({"namespace": "flux-system"})).await;
+    assert_eq!(at_home["result"]["isError"], true, "{at_home}");
+    assert!(at_home.to_string().contains("dev"), "the refusal names the caller: {at_home}");
+    // Across the fleet, each cluster answers within its own RBAC.
+    let (_, summary) = dev.ok("fleet_health_summary", json!({"namespace": "tenant-000"})).await;
+    let (_, edge_alone) = dev.ok("flux_health_summary", json!({"cluster": "edge", "namespace": "tenant-000"})).await;
+    assert_eq!(health_of(&summary, "edge")["reachable"], true, "{summary:#}");
+    assert_eq!(health_of(&summary, "edge")["totals"]["total"], edge_alone["totals"]["total"], "{summary:#}");
+    assert!(edge_alone["totals"]["total"].as_u64() > Some(0));
+    let home = health_of(&summary, "local");
+    assert_eq!(home["reachable"], true, "refused is not unreachable: {home}");
+    assert!(home["error"].as_str().is_some_and(|e| e.contains("dev")), "refused at home: {home}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flux::objects;
 use super::{FluxItem, Summary, ToolContext, flux_item};
+use crate::cache::CacheError;
 use crate::fleet::Reach;
 use crate::kinds;
 use crate::markdown::{self, Table};
@@ -33,7 +34,8 @@ pub struct FleetArgs {
 #[serde(rename_all = "camelCase")]
 struct ClusterHealth {
     cluster: String,
-    /// Whether it answered within the per-cluster timeout.
+    /// Whether it answered within the per-cluster timeout (a cluster that answered but where the
+    /// caller may not read is reachable, with the refusal as `error`).
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -117,17 +119,23 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
         async move {
             let started = Instant::now();
             let name = member.name.clone();
+            // Err((whether the cluster answered, why there are no counts)).
             let answer = match member.reach() {
                 // Known to be down: said at once, without waiting for it.
-                Reach::Unreachable(why) | Reach::Connecting(why) => Err(why),
+                Reach::Unreachable(why) | Reach::Connecting(why) => Err((false, why)),
                 Reach::Reachable => match ctx.on(Some(&name)) {
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err((false, e.to_string())),
                     Ok(on) => match tokio::time::timeout(timeout, cluster_health(&on, ns)).await {
                         Ok(Ok(found)) => Ok(found),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => {
-                            Err(format!("no answer within {} s (the per-cluster timeout)", timeout.as_secs_f64()))
+                        // The caller may not read there, or the cache is over its bound: it answered.
+                        Ok(Err(e @ (ToolError::Auth(_) | ToolError::Cache(CacheError::OverBudget { .. })))) => {
+                            Err((true, e.to_string()))
                         }
+                        Ok(Err(e)) => Err((false, e.to_string())),
+                        Err(_) => Err((
+                            false,
+                            format!("no answer within {} s (the per-cluster timeout)", timeout.as_secs_f64()),
+                        )),
                     },
                 },
             };
@@ -152,9 +160,9 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
                     milliseconds,
                 });
             }
-            Err(error) => clusters.push(ClusterHealth {
+            Err((reachable, error)) => clusters.push(ClusterHealth {
                 cluster,
-                reachable: false,
+                reachable,
                 error: Some(error),
                 totals: None,
                 not_installed: vec![],
@@ -213,7 +221,8 @@ fn render(
                 row.extend(s.cells());
             }
             (None, why) => {
-                row.push(format!("no: {}", markdown::clip(why.as_deref().unwrap_or_default(), 120)));
+                let why = markdown::clip(why.as_deref().unwrap_or_default(), 120);
+                row.push(if c.reachable { format!("yes, but: {why}") } else { format!("no: {why}") });
                 row.extend(std::iter::repeat_n(String::new(), 6));
             }
         }
