@@ -29,7 +29,7 @@ try:  # mcp >= 2.0
 except ImportError:  # mcp 1.x
     from mcp.shared.exceptions import McpError as MCPError  # type: ignore
 
-EXPECTED_TOOL_COUNT = 20
+EXPECTED_TOOL_COUNT = 21
 MUTATING_TOOLS = {"reconcile", "suspend", "resume"}
 # The MCP revisions the agent may negotiate with this SDK.
 KNOWN_PROTOCOL_VERSIONS = {"2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"}
