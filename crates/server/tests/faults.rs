@@ -94,9 +94,11 @@ async fn dropped_watches_and_410_gone_relist_and_answers_follow_the_cluster() {
 
 #[tokio::test]
 async fn error_bursts_meet_backoff_not_a_retry_storm() {
-    let env = common::start(common::Options { fixtures: true, ..Default::default() }).await;
-    let watches = env.agent.agent.ctx.cache.counts().len() as u64;
     for (code, label) in [(500u16, "500"), (429, "429")] {
+        // A fresh agent per burst: after one burst, watches still in their longer backoff would
+        // sit out the next one.
+        let env = common::start(common::Options { fixtures: true, ..Default::default() }).await;
+        let watches = env.agent.agent.ctx.cache.counts().len() as u64;
         let before = env.api.stats();
         env.api.server.faults.set(FaultConfig {
             error_rate: 1.0,
@@ -125,8 +127,8 @@ async fn error_bursts_meet_backoff_not_a_retry_storm() {
             (readyz(&env).await == 200).then_some(())
         })
         .await;
+        env.mcp.ok("list_kustomizations", json!({})).await;
     }
-    env.mcp.ok("list_kustomizations", json!({})).await;
 }
 
 #[tokio::test]
