@@ -54,13 +54,13 @@ demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the 
 tools: build ## Print the agent's tool catalogue (names, titles, input schemas) as JSON
 	target/debug/gitops-agent tools
 
-bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks for the README's tables: API server, operator, ours vs the peer (bench-server runs apart: bench-versus measures our server too)
+bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks for the README's tables: API server, operator, ours vs the peer, fleet (bench-server runs apart: bench-versus measures our server too)
 
 # One release build for every benchmark and the binaries they start (cargo builds a package's
 # binaries with its benchmarks): a separate `cargo build --release` would resolve features without
 # the dev-dependencies and compile the whole tree a second time.
 bench-build:
-	$(CARGO) bench --locked --workspace --no-run
+	$(CARGO) bench --locked --workspace --no-run --bench '*'
 
 bench-apiserver: bench-build ## Embedded API server: list 10,000 objects, watch events/s (release build)
 	$(CARGO) bench --locked --workspace --bench apiserver
