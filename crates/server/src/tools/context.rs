@@ -57,6 +57,18 @@ struct ClusterEntry {
     objects: usize,
 }
 
+impl ClusterEntry {
+    /// Whether it answers, for a table or list, with the reason clipped to `max` characters.
+    fn reach_cell(&self, max: usize) -> String {
+        match (self.reachable, &self.error) {
+            (None, _) => "not answered for".to_string(),
+            (Some(true), _) => "yes".to_string(),
+            (Some(false), Some(why)) => format!("no: {}", crate::markdown::clip(why, max)),
+            (Some(false), None) => "no".to_string(),
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct ContextList {
@@ -171,12 +183,7 @@ async fn list_contexts(ctx: Arc<ToolContext>, _: NoArgs) -> Result<(String, Cont
     }
     let mut table = Table::new(&["Current", "Cluster", "Context", "Server", "User", "Reachable", "Flux", "Source"]);
     for e in &entries {
-        let reachable = match (e.reachable, &e.error) {
-            (None, _) => "not answered for".to_string(),
-            (Some(true), _) => "yes".to_string(),
-            (Some(false), Some(why)) => format!("no: {}", crate::markdown::clip(why, 120)),
-            (Some(false), None) => "no".to_string(),
-        };
+        let reachable = e.reach_cell(120);
         table.row(vec![
             if e.current { "*".into() } else { String::new() },
             e.name.clone(),
@@ -220,11 +227,7 @@ async fn get_current_context(ctx: Arc<ToolContext>, args: ClusterArgs) -> Result
         e.server,
         e.user,
         e.namespace.as_deref().unwrap_or("default"),
-        match (&e.reachable, &e.error) {
-            (Some(true), _) => "yes".to_string(),
-            (_, Some(why)) => format!("no: {why}"),
-            _ => "no".to_string(),
-        },
+        e.reach_cell(usize::MAX),
         e.flux_version.as_deref().unwrap_or("not detected"),
         e.source
     );

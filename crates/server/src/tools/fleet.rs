@@ -9,11 +9,10 @@ use gitops_agent_api::tools::ToolName;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::flux::objects;
+use super::flux::health_objects;
 use super::{FluxItem, Summary, ToolContext, flux_item};
 use crate::cache::CacheError;
 use crate::fleet::Reach;
-use crate::kinds;
 use crate::markdown::{self, Table};
 use crate::object::{self, State};
 use crate::registry::{Hints, Tool, ToolError};
@@ -88,16 +87,8 @@ type Ranked = Vec<(State, Option<String>, FluxItem)>;
 async fn cluster_health(ctx: &ToolContext, ns: Option<&str>) -> Result<(Summary, Ranked, Vec<String>), ToolError> {
     let mut ranked = Vec::new();
     let mut states = Vec::new();
-    let mut not_installed = Vec::new();
-    for kind in [kinds::KUSTOMIZATION, kinds::HELMRELEASE].into_iter().chain(kinds::SOURCES) {
-        let objs = match objects(ctx, kind, ns).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_installed() => {
-                not_installed.push(kind.kind.to_string());
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+    let (by_kind, not_installed) = health_objects(ctx, ns).await?;
+    for (_, objs) in by_kind {
         for o in &objs {
             let (state, since) = object::quick_state(o);
             states.push(state);

@@ -906,20 +906,30 @@ struct HealthSummary {
     not_installed: Vec<String>,
 }
 
+/// The Flux objects the health summaries count (Kustomizations, HelmReleases, sources), by kind,
+/// each sorted by namespace and name; the kinds whose CRD is not installed are named apart.
+pub async fn health_objects(
+    ctx: &ToolContext,
+    ns: Option<&str>,
+) -> Result<(Vec<(Kind, Vec<Arc<DynamicObject>>)>, Vec<String>), ToolError> {
+    let mut by_kind = Vec::new();
+    let mut not_installed = Vec::new();
+    for kind in [kinds::KUSTOMIZATION, kinds::HELMRELEASE].into_iter().chain(kinds::SOURCES) {
+        match objects(ctx, kind, ns).await {
+            Ok(objs) => by_kind.push((kind, objs)),
+            Err(e) if e.is_not_installed() => not_installed.push(kind.kind.to_string()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((by_kind, not_installed))
+}
+
 async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result<(String, HealthSummary), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let mut rows = Vec::new();
     let mut all = Vec::new();
-    let mut not_installed = Vec::new();
-    for kind in [kinds::KUSTOMIZATION, kinds::HELMRELEASE].into_iter().chain(kinds::SOURCES) {
-        let objs = match objects(&ctx, kind, args.namespace.as_deref()).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_installed() => {
-                not_installed.push(kind.kind.to_string());
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+    let (by_kind, not_installed) = health_objects(&ctx, args.namespace.as_deref()).await?;
+    for (kind, objs) in by_kind {
         // Objects come sorted by namespace: one row per run of a namespace.
         let mut start = 0;
         while start < objs.len() {
