@@ -249,16 +249,18 @@ impl Cache {
     /// task is aborted; every 2 s at most until discovery has once succeeded (a cluster that was
     /// down at start is picked up soon after it answers).
     pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> JoinHandle<()> {
-        let cache = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let wait = if cache.discovered() { every } else { every.min(Duration::from_secs(2)) };
-                tokio::time::sleep(wait).await;
-                if let Err(e) = cache.refresh().await {
-                    tracing::warn!(error = %e, "discovery failed; keeping the cached kinds as they are");
-                }
+        tokio::spawn(self.clone().refresh_every(every))
+    }
+
+    /// The loop [`Cache::spawn_refresh`] runs, for tasks that do something first.
+    pub async fn refresh_every(self: Arc<Self>, every: Duration) {
+        loop {
+            let wait = if self.discovered() { every } else { every.min(Duration::from_secs(2)) };
+            tokio::time::sleep(wait).await;
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "discovery failed; keeping the cached kinds as they are");
             }
-        })
+        }
     }
 
     /// Whether discovery has answered once.

@@ -108,10 +108,7 @@ impl Member {
                 if let Err(e) = first.refresh().await {
                     tracing::warn!(error = %e, "first discovery failed; retrying");
                 }
-                let again = first.spawn_refresh(every);
-                // Aborting this task must stop the loop too.
-                let _stop = AbortOnDrop(again);
-                std::future::pending::<()>().await;
+                first.refresh_every(every).await;
             });
             Ok(Link { client, cache, access, refresh })
         });
@@ -144,14 +141,6 @@ impl Member {
             };
         }
         Reach::Reachable
-    }
-}
-
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
