@@ -56,11 +56,12 @@ tools: build ## Print the agent's tool catalogue (names, titles, input schemas) 
 
 bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks for the README's tables: API server, operator, ours vs the peer, fleet (bench-server runs apart: bench-versus measures our server too)
 
-# One release build for every benchmark and the binaries they start (cargo builds a package's
-# binaries with its benchmarks): a separate `cargo build --release` would resolve features without
-# the dev-dependencies and compile the whole tree a second time.
+# One build, in the bench profile, of the benchmarks (crates/bench) and the two binaries they
+# start. One command, so the binaries and the benchmarks share one feature resolution: the
+# `cargo bench` runs below then compile nothing, where a separate `cargo build --release` would
+# resolve features without dev units and compile the tree twice.
 bench-build:
-	$(CARGO) bench --locked --workspace --no-run --bench '*'
+	$(CARGO) build --locked --profile bench --workspace --bin gitops-agent --bin gitops-agent-operator --benches
 
 bench-apiserver: bench-build ## Embedded API server: list 10,000 objects, watch events/s (release build)
 	$(CARGO) bench --locked --workspace --bench apiserver

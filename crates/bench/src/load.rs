@@ -22,12 +22,6 @@ pub fn http() -> Http {
     HttpClient::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build(connector)
 }
 
-pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    std::env::var(name)
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|_| default.to_vec())
-}
-
 /// The JSON-RPC message in a response body: plain JSON, or the last `data:` line of SSE.
 fn message(bytes: &[u8]) -> Result<Value, String> {
     if let Ok(v) = serde_json::from_slice::<Value>(bytes) {

@@ -2,7 +2,6 @@
 //! benchmarks. Lists 10,000 Kustomizations over HTTPS through kube-rs, and measures watch events
 //! delivered per second while clients write. Prints figures; asserts nothing.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fake_apiserver::fixtures::{self, Scale};
@@ -10,6 +9,8 @@ use fake_apiserver::{Config, Listen};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
+
+use crate::{Outcome, paths};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -35,10 +36,9 @@ async fn count_modified(
     seen
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run() -> Outcome {
     let running = fake_apiserver::start(Config::default(), Listen::default()).await?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fixtures/crds");
+    let root = paths::repo_root().join("examples/fixtures/crds");
     fixtures::load_crds(&running.server, &root)?;
     let scale = Scale { namespaces: 100, kustomizations_per_namespace: 100, helmreleases_per_namespace: 0 };
     let t = Instant::now();

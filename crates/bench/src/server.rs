@@ -6,31 +6,24 @@
 //! Environment: BENCH_SIZES (default `1000,10000`), BENCH_CONCURRENCY (default `1,8,64`),
 //! BENCH_SECONDS per measurement (default 5).
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fake_apiserver::fixtures::{self, Scale};
-use fake_apiserver::process::{KillOnDrop, rss_mib};
+use fake_apiserver::process::rss_mib;
 use fake_apiserver::{Config, Listen};
-use http_body_util::Full;
-use hyper::body::Bytes;
 use serde_json::json;
 
-// Shared with the versus bench, which opens 2025 sessions instead of stateless calls.
-#[allow(dead_code)]
-mod load;
+use crate::load::{self, Session, measure};
+use crate::{Outcome, knobs, paths, process};
 
-use load::{Session, env_list, measure};
-
-async fn run(
+async fn size(
     kustomizations: usize,
     concurrencies: &[usize],
     duration: Duration,
     rows: &mut Vec<String>,
     starts: &mut Vec<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = paths::repo_root();
     let running = fake_apiserver::start(Config::default(), Listen::default()).await?;
     fixtures::load_crds(&running.server, &root.join("examples/fixtures/crds"))?;
     let namespaces = (kustomizations / 100).max(10);
@@ -41,35 +34,12 @@ async fn run(
     std::fs::create_dir_all(&dir)?;
     let kubeconfig = dir.join("kubeconfig");
     running.write_kubeconfig(&kubeconfig)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_gitops-agent"))
-        .args(["serve", "--bind-address=127.0.0.1", "--metrics-port=0", "--log-level=error"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("agent.log"))?)
-        .spawn()?;
-    let pid = child.id();
-    let _stop = KillOnDrop(child);
+    let port = process::free_port()?;
     let http = load::http();
-    let base = format!("http://127.0.0.1:{port}");
-    let ready_after = loop {
-        let req = hyper::Request::get(format!("{base}/readyz")).body(Full::new(Bytes::new()))?;
-        if let Ok(resp) = http.request(req).await
-            && resp.status().is_success()
-        {
-            break started.elapsed();
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err("the agent was not ready after 120 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let agent = process::start(process::agent(port, &kubeconfig)?, port, &dir.join("agent.log"), &http, true).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = rss_mib(pid);
-    starts.push(format!("| {kustomizations} | {objects} | {:.2} | {idle:.1} |", ready_after.as_secs_f64()));
-    let url = format!("{base}/mcp");
+    let idle = rss_mib(agent.pid);
+    starts.push(format!("| {kustomizations} | {objects} | {:.2} | {idle:.1} |", agent.ready_after.as_secs_f64()));
     let cases = [
         ("list_kustomizations", json!({})),
         ("list_kustomizations", json!({"namespace": "tenant-000"})),
@@ -79,7 +49,7 @@ async fn run(
     for (tool, args) in &cases {
         for &c in concurrencies {
             let before = running.stats();
-            let open = || async { Ok(Session::stateless(&http, &url)) };
+            let open = || async { Ok(Session::stateless(&http, &agent.url)) };
             let m = measure(open, tool, args, c, duration, Duration::from_secs(10)).await;
             let during = running.stats().since(&before);
             let api: u64 = during.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum();
@@ -94,22 +64,20 @@ async fn run(
                 m.errors,
                 m.bytes as f64 / 1024.0,
                 api as f64 / m.calls.max(1) as f64,
-                rss_mib(pid),
+                rss_mib(agent.pid),
             ));
         }
     }
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sizes = env_list("BENCH_SIZES", &[1000, 10000]);
-    let concurrencies = env_list("BENCH_CONCURRENCY", &[1, 8, 64]);
-    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+pub async fn run() -> Outcome {
+    let concurrencies = knobs::list("BENCH_CONCURRENCY", &[1, 8, 64]);
+    let seconds = knobs::number("BENCH_SECONDS", 5);
     let mut rows = Vec::new();
     let mut starts = Vec::new();
-    for n in sizes {
-        run(n, &concurrencies, Duration::from_secs(seconds), &mut rows, &mut starts).await?;
+    for n in knobs::list("BENCH_SIZES", &[1000, 10000]) {
+        size(n, &concurrencies, Duration::from_secs(seconds), &mut rows, &mut starts).await?;
     }
     println!("## Agent server (release build, own process; embedded API server over HTTPS in the bench process)\n");
     println!("| Kustomizations | objects in the API server | seconds to ready | RSS MiB idle |");

@@ -2,7 +2,6 @@
 //! embedded API server with N = 100 and 1,000 GitOpsAgents. Prints time to all Ready, API
 //! requests per agent, child writes at steady state, and the operator's RSS. Asserts nothing.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,9 +12,11 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 
-async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
-    let resync: u64 = std::env::var("BENCH_RESYNC_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+use crate::{Outcome, knobs, paths};
+
+async fn converge(n: usize) -> Result<String, Box<dyn std::error::Error>> {
+    let resync = knobs::number("BENCH_RESYNC_SECONDS", 10);
+    let root = paths::repo_root();
     let running = fake_apiserver::start(
         Config { deployment_ready_after: Duration::from_millis(20), ..Config::default() },
         Listen::default(),
@@ -59,7 +60,7 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     running.write_kubeconfig(&kubeconfig)?;
     let before = running.stats();
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_gitops-agent-operator"))
+    let child = Command::new(paths::binary("gitops-agent-operator")?)
         .args([
             "run",
             "--leader-election=false",
@@ -135,15 +136,10 @@ async fn run(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     ))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run() -> Outcome {
     let mut rows = Vec::new();
-    let sizes: Vec<usize> = match std::env::var("BENCH_AGENTS") {
-        Ok(v) => v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
-        Err(_) => vec![100, 1000],
-    };
-    for n in sizes {
-        rows.push(run(n).await?);
+    for n in knobs::list("BENCH_AGENTS", &[100, 1000]) {
+        rows.push(converge(n).await?);
     }
     println!("## Operator (release build, own process, embedded API server over HTTPS)\n");
     println!(

@@ -11,19 +11,18 @@
 //! BENCH_SIZES (default `100,1000,10000`), BENCH_CONCURRENCY (default `1,8,64`), BENCH_SECONDS per
 //! measurement (default 2), BENCH_OUT (default `bench/results`).
 
-// Shared with the server bench, which uses the stateless form.
-#[allow(dead_code)]
-mod load;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use fake_apiserver::fixtures::{self, Scale};
-use fake_apiserver::process::{KillOnDrop, rss_mib};
+use fake_apiserver::process::rss_mib;
 use fake_apiserver::{Config, Listen};
-use load::{Http, Session, env_list, measure};
 use serde_json::{Value, json};
+
+use crate::load::{self, Http, Session, measure};
+use crate::process::{self, Started};
+use crate::{Outcome, knobs, paths};
 
 /// From concurrency 8 on, the peer is held at about 5 calls/s by its client's request rate limit
 /// (client-go's default QPS), so higher concurrency only queues: each such row costs 2 s plus a
@@ -107,24 +106,12 @@ struct Start {
     peak: f64,
 }
 
-/// Starts a server process and waits until it answers an MCP `initialize` (and, for ours,
-/// `/readyz`): what a client would call ready.
-async fn spawn(
-    server: Server,
-    kubeconfig: &Path,
-    log: PathBuf,
-    http: &Http,
-) -> Result<(KillOnDrop, u32, String, f64), String> {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-    let mut cmd = match server {
-        Server::Ours => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_gitops-agent"));
-            c.args(["serve", "--bind-address=127.0.0.1", "--metrics-port=0", "--log-level=error"])
-                .arg(format!("--port={port}"))
-                .arg(format!("--kubeconfig={}", kubeconfig.display()));
-            c
-        }
+/// Starts a server and waits until it answers an MCP `initialize` (and, for ours, `/readyz`):
+/// what a client would call ready.
+async fn start(server: Server, kubeconfig: &Path, log: &Path, http: &Http) -> Result<Started, String> {
+    let port = process::free_port()?;
+    let cmd = match server {
+        Server::Ours => process::agent(port, kubeconfig)?,
         Server::Peer => {
             let bin =
                 std::env::var("PEER_BIN").map_err(|_| "PEER_BIN is not set (make bench-versus installs the peer)")?;
@@ -137,34 +124,7 @@ async fn spawn(
             c
         }
     };
-    let started = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| format!("{}: {e}", server.name()))?;
-    let pid = child.id();
-    let child = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    loop {
-        let ready = match server {
-            Server::Ours => {
-                let req = hyper::Request::get(format!("http://127.0.0.1:{port}/readyz"))
-                    .body(http_body_util::Full::new(hyper::body::Bytes::new()))
-                    .map_err(|e| e.to_string())?;
-                matches!(http.request(req).await, Ok(r) if r.status().is_success())
-                    && Session::open(http, &url).await.is_ok()
-            }
-            Server::Peer => Session::open(http, &url).await.is_ok(),
-        };
-        if ready {
-            return Ok((child, pid, url, started.elapsed().as_secs_f64()));
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!("{} was not ready after 120 s", server.name()));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    process::start(cmd, port, log, http, server == Server::Ours).await
 }
 
 async fn run_size(
@@ -174,7 +134,7 @@ async fn run_size(
     rows: &mut Vec<Row>,
     starts: &mut Vec<Start>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = paths::repo_root();
     let api = fake_apiserver::start(Config::default(), Listen::default()).await?;
     fixtures::load_crds(&api.server, &root.join("examples/fixtures/crds"))?;
     let namespaces = (size / 100).clamp(10, 100);
@@ -186,10 +146,9 @@ async fn run_size(
     api.write_kubeconfig(&kubeconfig)?;
     let http = load::http();
     for server in [Server::Ours, Server::Peer] {
-        let (child, pid, url, ready) =
-            spawn(server, &kubeconfig, dir.join(format!("{}.log", server.name())), &http).await?;
+        let started = start(server, &kubeconfig, &dir.join(format!("{}.log", server.name())), &http).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let idle = rss_mib(pid);
+        let idle = rss_mib(started.pid);
         let mut peak = idle;
         for case in cases() {
             let (tool, args) = if server == Server::Ours { &case.ours } else { &case.peer };
@@ -198,12 +157,12 @@ async fn run_size(
                     continue;
                 }
                 let before = api.stats();
-                let open = || Session::open(&http, &url);
+                let open = || Session::open(&http, &started.url);
                 let m = measure(open, tool, args, c, duration, Duration::from_secs(15)).await;
                 let during = api.stats().since(&before);
                 let requests: u64 =
                     during.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum();
-                let rss = rss_mib(pid);
+                let rss = rss_mib(started.pid);
                 peak = peak.max(rss);
                 rows.push(Row {
                     server,
@@ -221,8 +180,8 @@ async fn run_size(
                 });
             }
         }
-        starts.push(Start { server, size, ready, idle, peak });
-        drop(child);
+        starts.push(Start { server, size, ready: started.ready_after.as_secs_f64(), idle, peak });
+        drop(started);
     }
     Ok(())
 }
@@ -290,17 +249,13 @@ fn figures(rows: &[Row]) -> Value {
     )
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sizes = env_list("BENCH_SIZES", &[100, 1000, 10000]);
-    let concurrencies = env_list("BENCH_CONCURRENCY", &[1, 8, 64]);
-    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
-    let out_dir = std::env::var("BENCH_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results"));
+pub async fn run() -> Outcome {
+    let concurrencies = knobs::list("BENCH_CONCURRENCY", &[1, 8, 64]);
+    let seconds = knobs::number("BENCH_SECONDS", 2);
+    let out_dir = paths::results_dir();
     let mut rows = Vec::new();
     let mut starts = Vec::new();
-    for size in sizes {
+    for size in knobs::list("BENCH_SIZES", &[100, 1000, 10000]) {
         eprintln!("versus: {size} Kustomizations");
         run_size(size, &concurrencies, Duration::from_secs(seconds), &mut rows, &mut starts).await?;
     }

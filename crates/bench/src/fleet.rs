@@ -8,18 +8,17 @@
 //! Environment: BENCH_CLUSTERS (default 20), BENCH_SECONDS per measurement (default 2),
 //! BENCH_OUT (default `bench/results`).
 
-#[allow(dead_code)]
-mod load;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fake_apiserver::fixtures::{self, Scale};
-use fake_apiserver::process::{KillOnDrop, rss_mib};
+use fake_apiserver::process::rss_mib;
 use fake_apiserver::{Config, Listen, Running};
-use load::{Http, Measured, Session, measure};
 use serde_json::{Value, json};
+
+use crate::load::{self, Http, Measured, Session, measure};
+use crate::process::{self, Started};
+use crate::{Outcome, knobs, paths};
 
 /// 5 namespaces × (80 Kustomizations + 20 HelmReleases), plus a GitRepository each: ≈ 500.
 const SCALE: Scale = Scale { namespaces: 5, kustomizations_per_namespace: 80, helmreleases_per_namespace: 20 };
@@ -31,40 +30,17 @@ async fn cluster(root: &Path) -> Result<(Running, usize), Box<dyn std::error::Er
     Ok((api, objects))
 }
 
-struct Agent {
-    _child: KillOnDrop,
-    pid: u32,
-    url: String,
-}
-
-async fn spawn(kubeconfig: &Path, dir: Option<&Path>, log: PathBuf, http: &Http) -> Result<Agent, String> {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-agent"));
-    cmd.args(["serve", "--bind-address=127.0.0.1", "--metrics-port=0", "--log-level=error", "--stale-seconds=2"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        // The bench's own calls must not be rate limited.
-        .arg("--rate-limit-per-client=0");
+/// The agent for `kubeconfig`'s cluster and, with `dir`, for every cluster with a kubeconfig file
+/// there.
+async fn start(kubeconfig: &Path, dir: Option<&Path>, log: &Path, http: &Http) -> Result<Started, String> {
+    let port = process::free_port()?;
+    let mut cmd = process::agent(port, kubeconfig)?;
+    // The bench's own calls must not be rate limited.
+    cmd.args(["--stale-seconds=2", "--rate-limit-per-client=0"]);
     if let Some(dir) = dir {
         cmd.arg(format!("--clusters-dir={}", dir.display())).arg("--clusters-sync-seconds=1");
     }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let pid = child.id();
-    let child = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let started = Instant::now();
-    while Session::open(http, &url).await.is_err() {
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err("the agent did not answer within 60 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(Agent { _child: child, pid, url })
+    process::start(cmd, port, log, http, true).await
 }
 
 /// The structured answer of one tool call.
@@ -96,9 +72,9 @@ struct Row {
     rss: f64,
 }
 
-async fn run(
+async fn measure_at_1_and_8(
     http: &Http,
-    agent: &Agent,
+    agent: &Started,
     setup: &str,
     question: &'static str,
     args: &Value,
@@ -112,12 +88,11 @@ async fn run(
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::var("BENCH_CLUSTERS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out_dir = std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| root.join("bench/results"));
+pub async fn run() -> Outcome {
+    let n = knobs::number("BENCH_CLUSTERS", 20) as usize;
+    let seconds = knobs::number("BENCH_SECONDS", 2);
+    let root = paths::repo_root();
+    let out_dir = paths::results_dir();
     let work = std::env::temp_dir().join(format!("fleet-bench-{}", std::process::id()));
     let dir = work.join("clusters");
     std::fs::create_dir_all(&dir)?;
@@ -136,23 +111,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Baseline: the same agent for its own cluster alone.
     let started = Instant::now();
-    let alone = spawn(&kubeconfig, None, work.join("alone.log"), &http).await?;
+    let alone = start(&kubeconfig, None, &work.join("alone.log"), &http).await?;
     until_reachable(&http, &alone.url, 1).await?;
     let alone_ready = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let alone_idle = rss_mib(alone.pid);
-    run(&http, &alone, "1 cluster", "fleet_health_summary", &json!({}), seconds, &mut rows).await;
+    measure_at_1_and_8(&http, &alone, "1 cluster", "fleet_health_summary", &json!({}), seconds, &mut rows).await;
     drop(alone);
 
     let started = Instant::now();
-    let fleet = spawn(&kubeconfig, Some(&dir), work.join("fleet.log"), &http).await?;
+    let fleet = start(&kubeconfig, Some(&dir), &work.join("fleet.log"), &http).await?;
     until_reachable(&http, &fleet.url, n + 1).await?;
     let fleet_ready = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let fleet_idle = rss_mib(fleet.pid);
     let setup = format!("1 + {n} clusters");
-    run(&http, &fleet, &setup, "fleet_health_summary", &json!({}), seconds, &mut rows).await;
-    run(&http, &fleet, &setup, "list_kustomizations", &json!({"cluster": "workload-00"}), seconds, &mut rows).await;
+    measure_at_1_and_8(&http, &fleet, &setup, "fleet_health_summary", &json!({}), seconds, &mut rows).await;
+    measure_at_1_and_8(
+        &http,
+        &fleet,
+        &setup,
+        "list_kustomizations",
+        &json!({"cluster": "workload-00"}),
+        seconds,
+        &mut rows,
+    )
+    .await;
     let fleet_peak = rows.iter().map(|r| r.rss).fold(fleet_idle, f64::max);
 
     // One workload cluster goes away: it is reported, the answer for the rest is not held up.
@@ -167,7 +151,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let detected = started.elapsed().as_secs_f64();
-    run(&http, &fleet, &format!("{setup}, 1 down"), "fleet_health_summary", &json!({}), seconds, &mut rows).await;
+    measure_at_1_and_8(
+        &http,
+        &fleet,
+        &format!("{setup}, 1 down"),
+        "fleet_health_summary",
+        &json!({}),
+        seconds,
+        &mut rows,
+    )
+    .await;
 
     let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
     let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();

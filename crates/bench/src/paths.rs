@@ -1,0 +1,30 @@
+//! Where a benchmark finds the repository's fixtures, the binaries it starts, and where it
+//! writes its results.
+
+use std::path::{Path, PathBuf};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `BENCH_OUT`, else bench/results/ in the repository.
+pub fn results_dir() -> PathBuf {
+    std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("bench/results"))
+}
+
+/// A workspace binary of the same build as the running benchmark. Cargo puts bench executables
+/// in `target/<profile>/deps/` and binaries in `target/<profile>/`; `make bench-build` builds
+/// both in one go, so the one found here is never older than the benchmark.
+pub fn binary(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("locating the benchmark executable: {e}"))?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("{} is not in a cargo target directory", exe.display()))?;
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing: run `make bench-build` (or the make target of this benchmark)", path.display()))
+    }
+}
