@@ -61,7 +61,7 @@ bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks
 # `cargo bench` runs below then compile nothing, where a separate `cargo build --release` would
 # resolve features without dev units and compile the tree twice.
 bench-build:
-	$(CARGO) build --locked --profile bench --workspace --bin gitops-agent --bin gitops-agent-operator --benches
+	$(CARGO) build --locked --profile bench --workspace --bin gitops-agent --bin gitops-agent-operator --bench '*'
 
 bench-apiserver: bench-build ## Embedded API server: list 10,000 objects, watch events/s (release build)
 	$(CARGO) bench --locked --workspace --bench apiserver

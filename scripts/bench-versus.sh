@@ -4,7 +4,7 @@
 # bench/results/<date>-versus.md (tables), <date>-versus.json (figures) and <date>-versus.png
 # (throughput and p99 against data-set size), and prints the tables.
 #
-# Environment: BENCH_SIZES, BENCH_CONCURRENCY, BENCH_SECONDS (see crates/server/benches/versus.rs),
+# Environment: BENCH_SIZES, BENCH_CONCURRENCY, BENCH_SECONDS (see crates/bench/src/versus.rs),
 # PEER_BIN to use another peer binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
