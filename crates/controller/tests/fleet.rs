@@ -6,17 +6,18 @@
 //! the CAPI workload clusters, the test plays the kubelet (writes the projected files), and the
 //! real agent server answers for the fleet, one workload cluster going down mid-test.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
+use common::{condition, eventually, root};
 use fake_apiserver::auth::User;
 use fake_apiserver::{Config, Listen, Running, fixtures};
-use gitops_agent_controller::operator::{self, Settings};
+use gitops_agent_controller::operator::Settings;
 use gitops_agent_controller::reconcile::Verification;
-use gitops_agent_controller::render::OperatorDefaults;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -27,10 +28,6 @@ use tokio::sync::oneshot;
 const NS: &str = "fleet";
 const OPERATOR_NS: &str = "gitops-agent-system";
 const OPERATOR_SA: &str = "gitops-agent-operator";
-
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
 
 struct Cluster {
     running: Running,
@@ -43,31 +40,10 @@ struct Cluster {
 /// The embedded API server with RBAC on, the GitOpsAgent CRD, CAPI's CRDs when `capi`, and the
 /// operator's ClusterRole bound to its ServiceAccount.
 async fn cluster(capi: bool) -> Cluster {
-    gitops_agent_controller::telemetry::init(gitops_agent_controller::telemetry::LogFormat::Text, "warn");
-    let running = fake_apiserver::start(
-        Config { deployment_ready_after: Duration::from_millis(50), ..Config::default() },
-        Listen::default(),
-    )
-    .await
-    .expect("fake API server");
-    fixtures::load_crds(&running.server, &root().join("crds")).expect("GitOpsAgent CRD");
-    if capi {
-        // The fixtures' CRDs include Cluster API's (cluster.x-k8s.io/v1beta1).
-        fixtures::load_crds(&running.server, &root().join("examples/fixtures/crds")).expect("fixture CRDs");
-    }
-    let admin = running.client().await.expect("client");
-    let namespaces: Api<Namespace> = Api::all(admin.clone());
-    for name in [NS, OPERATOR_NS] {
-        namespaces
-            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns"))
-            .await
-            .expect("namespace");
-    }
-    let text = std::fs::read_to_string(root().join("config/rbac/role.yaml")).expect("role.yaml");
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("yaml");
-    let role: ClusterRole =
-        serde_json::from_value(docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("ClusterRole"))
-            .expect("typed");
+    // The fixtures' CRDs include Cluster API's (cluster.x-k8s.io/v1beta1).
+    let crds: &[&str] = if capi { &["crds", "examples/fixtures/crds"] } else { &["crds"] };
+    let (running, admin) = common::api_server(crds, &[NS, OPERATOR_NS]).await;
+    let role = common::operator_role();
     Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role).await.expect("operator role");
     let binding: ClusterRoleBinding = serde_json::from_value(json!({
         "metadata": {"name": "gitops-agent-operator"},
@@ -82,53 +58,21 @@ async fn cluster(capi: bool) -> Cluster {
     Cluster { running, admin, operator }
 }
 
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
 fn settings(verification: Verification) -> Settings {
-    Settings {
-        namespaces: vec![],
-        http_addr: free_addr(),
-        lease: None,
-        verification,
-        defaults: OperatorDefaults { image_tag: "1.0.0".into(), operator_namespace: None },
-        discovery_interval: Duration::from_millis(300),
-        resync: Duration::from_millis(500),
-        concurrency: 4,
-    }
+    Settings { verification, ..common::settings() }
 }
 
 /// Runs the operator as its own ServiceAccount; dropping the sender stops it.
 fn operator(c: &Cluster, s: Settings) -> oneshot::Sender<()> {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let client = c.operator.clone();
-    tokio::spawn(async move {
-        operator::run(client, s, async move {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("operator runs");
-    });
-    stop
+    common::start_operator(c.operator.clone(), s).0
 }
 
 fn agents(client: &Client) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("agents.gitops.dev", "v1alpha1", "GitOpsAgent"),
-        "gitopsagents",
-    );
-    Api::namespaced_with(client.clone(), NS, &ar)
+    common::agents(client, NS)
 }
 
 async fn apply_agent(client: &Client, spec: Value) -> DynamicObject {
-    let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
-        "metadata": {"name": "agent", "namespace": NS}, "spec": spec});
-    agents(client)
-        .patch("agent", &PatchParams::apply("test").force(), &Patch::Apply(&agent))
-        .await
-        .expect("apply agent")
+    common::apply_agent(client, NS, spec).await
 }
 
 async fn capi_cluster(client: &Client, name: &str, env: &str) {
@@ -159,20 +103,6 @@ async fn kubeconfig_secret_with(client: &Client, name: &str, key: &str, kubeconf
     }))
     .expect("secret");
     Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("create Secret");
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..300 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// The Secrets the agent's `clusters` volume projects, as (Secret, key, file).
@@ -211,16 +141,6 @@ async fn wait_projected(client: &Client, want: &[&str]) {
 
 fn status_clusters(agent: &DynamicObject) -> Vec<Value> {
     agent.data.pointer("/status/clusters").and_then(Value::as_array).cloned().unwrap_or_default()
-}
-
-fn condition(agent: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
-    agent.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).map(|c| {
-        (
-            c["status"].as_str().unwrap_or_default().into(),
-            c["reason"].as_str().unwrap_or_default().into(),
-            c["message"].as_str().unwrap_or_default().into(),
-        )
-    })
 }
 
 #[tokio::test]

@@ -1,13 +1,12 @@
 //! Golden files: the exact children rendered for each example GitOpsAgent. A changed output fails
 //! until the golden file is updated on purpose: `UPDATE_GOLDEN=1 cargo nextest run golden`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::root;
 use gitops_agent_controller::render::{OperatorDefaults, render_manifests, to_yaml};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn check_golden(example: &str) {
     let input = root().join("examples").join(format!("{example}.yaml"));

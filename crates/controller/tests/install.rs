@@ -2,23 +2,14 @@
 //! server, and the operator's ClusterRole holds every permission it grants to agents (Kubernetes
 //! refuses to let it grant more than it has).
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
+use common::{operator_role, root};
 use fake_apiserver::{Config, Listen};
 use gitops_agent_controller::render::{Child, OperatorDefaults, render_manifests};
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn operator_role() -> ClusterRole {
-    let text = std::fs::read_to_string(root().join("config/rbac/role.yaml")).expect("role.yaml");
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("yaml");
-    serde_json::from_value(docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("a ClusterRole"))
-        .expect("ClusterRole")
-}
+use k8s_openapi::api::rbac::v1::PolicyRule;
 
 fn grants(rules: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool {
     rules.iter().any(|r| {

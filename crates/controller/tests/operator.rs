@@ -2,15 +2,12 @@
 //! pruning, optional APIs, stalls, leader election, zero steady-state writes, cleanup.
 
 use std::net::SocketAddr;
-use std::path::Path;
-
 use std::time::Duration;
 
-use fake_apiserver::{Config, Listen, Running, fixtures};
+use fake_apiserver::{Running, fixtures};
 use gitops_agent_controller::leader::LeaseConfig;
-use gitops_agent_controller::operator::{self, Settings};
+use gitops_agent_controller::operator::Settings;
 use gitops_agent_controller::reconcile::Verification;
-use gitops_agent_controller::render::OperatorDefaults;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -20,9 +17,12 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
+mod common;
+
+use common::{condition, eventually, free_addr, root};
+
+/// The namespace of the test's GitOpsAgent; `team-a` is a second one to watch.
+const NS: &str = "gitops-agent";
 
 struct Cluster {
     running: Running,
@@ -30,103 +30,35 @@ struct Cluster {
 }
 
 async fn cluster(optional_apis: bool) -> Cluster {
-    gitops_agent_controller::telemetry::init(gitops_agent_controller::telemetry::LogFormat::Text, "warn");
-    let running = fake_apiserver::start(
-        Config { deployment_ready_after: Duration::from_millis(50), ..Config::default() },
-        Listen::default(),
-    )
-    .await
-    .expect("fake API server");
-    fixtures::load_crds(&running.server, &root().join("crds")).expect("GitOpsAgent CRD");
-    if optional_apis {
-        fixtures::load_crds(&running.server, &root().join("examples/optional-crds")).expect("optional CRDs");
-    }
-    let client = running.client().await.expect("client");
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    for name in ["gitops-agent", "team-a"] {
-        ns.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns"))
-            .await
-            .expect("namespace");
-    }
+    let crds: &[&str] = if optional_apis { &["crds", "examples/optional-crds"] } else { &["crds"] };
+    let (running, client) = common::api_server(crds, &[NS, "team-a"]).await;
     Cluster { running, client }
-}
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
 }
 
 fn settings(lease: Option<&str>) -> Settings {
     Settings {
-        namespaces: vec![],
-        http_addr: free_addr(),
         lease: lease.map(|identity| LeaseConfig {
-            namespace: "gitops-agent".into(),
+            namespace: NS.into(),
             name: "gitops-agent-operator".into(),
             identity: identity.into(),
             duration: Duration::from_secs(2),
             renew_every: Duration::from_millis(300),
         }),
-        verification: Verification::Off,
-        defaults: OperatorDefaults { image_tag: "1.0.0".into(), operator_namespace: None },
-        discovery_interval: Duration::from_millis(300),
-        resync: Duration::from_millis(500),
-        concurrency: 4,
+        ..common::settings()
     }
 }
 
-/// Starts an operator; dropping the returned sender stops it.
+/// Starts an operator with a client of its own; dropping the returned sender stops it.
 async fn operator(c: &Cluster, s: Settings) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let client = c.running.client().await.expect("client");
-    let handle = tokio::spawn(async move {
-        operator::run(client, s, async move {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("operator runs");
-    });
-    (stop, handle)
+    common::start_operator(c.running.client().await.expect("client"), s)
 }
 
 fn agents(client: &Client) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("agents.gitops.dev", "v1alpha1", "GitOpsAgent"),
-        "gitopsagents",
-    );
-    Api::namespaced_with(client.clone(), "gitops-agent", &ar)
+    common::agents(client, NS)
 }
 
 async fn apply_agent(client: &Client, spec: Value) -> DynamicObject {
-    let agent = json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent", "metadata": {"name": "agent", "namespace": "gitops-agent"}, "spec": spec});
-    agents(client)
-        .patch("agent", &PatchParams::apply("test").force(), &Patch::Apply(&agent))
-        .await
-        .expect("apply agent")
-}
-
-fn condition(agent: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
-    agent.data.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).map(|c| {
-        (
-            c["status"].as_str().unwrap_or_default().into(),
-            c["reason"].as_str().unwrap_or_default().into(),
-            c["message"].as_str().unwrap_or_default().into(),
-        )
-    })
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..300 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+    common::apply_agent(client, NS, spec).await
 }
 
 async fn wait_ready(client: &Client) -> DynamicObject {
