@@ -67,6 +67,12 @@ impl ToolError {
         matches!(self, Self::Cache(CacheError::NotInstalled(_)))
     }
 
+    /// The caller's RBAC refuses the read: tools covering several kinds in one namespace skip
+    /// the kind and say so (see [`crate::tools::Refusals`]).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Auth(AuthError::Forbidden { .. }))
+    }
+
     fn outcome(&self) -> &'static str {
         if self.is_protocol_error() { "invalid" } else { "error" }
     }

@@ -207,6 +207,73 @@ async fn each_caller_sees_only_what_their_own_rbac_allows() {
     assert_ne!(health, full, "the summary counts only what each caller can see");
 }
 
+/// A caller who may list some Flux kinds in a namespace and not others gets the ones they may, with
+/// the rest named, from the tools that cover several kinds; one who may list none of them there
+/// is refused, as before.
+#[tokio::test]
+async fn several_kinds_answer_with_what_the_caller_may_list_and_name_the_rest() {
+    let (env, [dev, viewer, _]) = start().await;
+    let admin = env.api.client().await.expect("admin client");
+    let pp = PostParams::default();
+    let meta =
+        |name: &str| ObjectMeta { name: Some(name.into()), namespace: Some("team-b".into()), ..ObjectMeta::default() };
+    Api::<Role>::namespaced(admin.clone(), "team-b")
+        .create(
+            &pp,
+            &Role {
+                metadata: meta("helmrelease-reader"),
+                rules: Some(vec![rule(&["helm.toolkit.fluxcd.io"], &["helmreleases"], READ)]),
+            },
+        )
+        .await
+        .expect("role");
+    Api::<RoleBinding>::namespaced(admin, "team-b")
+        .create(
+            &pp,
+            &RoleBinding {
+                metadata: meta("releases-reads"),
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "Role".into(),
+                    name: "helmrelease-reader".into(),
+                },
+                subjects: Some(vec![user("releases")]),
+            },
+        )
+        .await
+        .expect("binding");
+    let releases = env.mcp.with_token(&env.api.server.auth.issue_token(User::new("releases", &[])));
+    let team_b = json!({"namespace": "team-b"});
+
+    let (markdown, health) = releases.ok("flux_health_summary", team_b.clone()).await;
+    assert_eq!(health["totals"]["total"], 1, "team-b's one HelmRelease: {health}");
+    let forbidden = health["forbidden"].as_array().expect("the kinds left out");
+    assert!(forbidden.contains(&json!("Kustomization")) && forbidden.contains(&json!("GitRepository")), "{health}");
+    assert!(!forbidden.contains(&json!("HelmRelease")), "{health}");
+    assert!(markdown.contains("Not shown: your access does not allow listing Kustomization,"), "{markdown}");
+    assert!(markdown.contains("in namespace `team-b`"), "{markdown}");
+
+    let (_, status) = releases.ok("get_gitops_status", team_b.clone()).await;
+    assert_eq!(status["forbidden"], json!(["Kustomization", "GitRepository"]), "{status}");
+    assert_eq!(status["kinds"][0]["kind"], "HelmRelease", "{status}");
+
+    let (_, fleet) = releases.ok("fleet_health_summary", team_b.clone()).await;
+    assert_eq!(fleet["clusters"][0]["forbidden"], health["forbidden"], "{fleet}");
+
+    // Every source kind is refused there: the refusal is the answer.
+    let r = releases.call("list_sources", team_b.clone()).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("releases may not list"), "{text}");
+    let r = env.mcp.with_token(&dev).call("flux_health_summary", json!({"namespace": "apps"})).await;
+    assert_eq!(r["result"]["isError"], true, "dev may list nothing in apps: {r}");
+
+    // Nothing left out, nothing said.
+    let (markdown, full) = env.mcp.with_token(&viewer).ok("flux_health_summary", team_b).await;
+    assert!(full.get("forbidden").is_none(), "{full}");
+    assert!(!markdown.contains("Not shown"), "{markdown}");
+}
+
 /// 2025 clients open a session once and call tools in it: every call still runs as the caller
 /// whose token came with that request.
 #[tokio::test]

@@ -108,6 +108,9 @@ struct AppRow {
 struct AppsAnswer {
     apps: Vec<AppRow>,
     not_installed: Vec<String>,
+    /// Kinds left out: the caller may not list them in the workspace asked about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forbidden: Vec<String>,
 }
 
 pub fn tools() -> Vec<Tool> {
@@ -301,7 +304,9 @@ async fn get_app_deployments(ctx: Arc<ToolContext>, args: AppArgs) -> Result<(St
     validate::optional_name("app_name", args.app_name.as_deref())?;
     let mut apps = Vec::new();
     let mut not_installed = Vec::new();
+    let mut refusals = super::Refusals::default();
     let mut installed = 0;
+    let mut read = 0;
     for kind in [kinds::CLUSTER_APP, kinds::APP] {
         let ns = if kind == kinds::APP { args.workspace.as_deref() } else { None };
         let objs = match objects(&ctx, kind, ns).await {
@@ -310,9 +315,14 @@ async fn get_app_deployments(ctx: Arc<ToolContext>, args: AppArgs) -> Result<(St
                 not_installed.push(format!("{} ({}/{})", kind.kind, kind.group, kind.version));
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                refusals.skip(kind.kind, e)?;
+                installed += 1;
+                continue;
+            }
         };
         installed += 1;
+        read += 1;
         for o in objs {
             let app_id = object::str_at(&o, &["spec", "appId"]).map(str::to_string).unwrap_or_default();
             if args.app_name.as_deref().is_some_and(|n| n != app_id && n != o.name_any()) {
@@ -331,6 +341,7 @@ async fn get_app_deployments(ctx: Arc<ToolContext>, args: AppArgs) -> Result<(St
     if installed == 0 {
         return Err(ToolError::Cache(crate::cache::CacheError::NotInstalled(kinds::APP)));
     }
+    let forbidden = refusals.finish(read > 0)?;
     let mut md = format!("## Kommander applications\n\n{} app(s).\n\n", apps.len());
     if !apps.is_empty() {
         let mut t = Table::new(&["Kind", "Workspace namespace", "Name", "App", "Version", "Ready"]);
@@ -347,5 +358,6 @@ async fn get_app_deployments(ctx: Arc<ToolContext>, args: AppArgs) -> Result<(St
         md.push_str(&t.render());
     }
     md.push_str(&super::not_installed_note(&not_installed));
-    Ok((md, AppsAnswer { apps, not_installed }))
+    md.push_str(&super::refused_note(&forbidden, args.workspace.as_deref()));
+    Ok((md, AppsAnswer { apps, not_installed, forbidden }))
 }

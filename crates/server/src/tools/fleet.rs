@@ -9,7 +9,7 @@ use gitops_agent_api::tools::ToolName;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::flux::health_objects;
+use super::flux::{HealthObjects, health_objects};
 use super::{FluxItem, Summary, ToolContext, flux_item};
 use crate::cache::CacheError;
 use crate::fleet::Reach;
@@ -43,6 +43,9 @@ struct ClusterHealth {
     /// Flux kinds whose CRDs are not installed there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     not_installed: Vec<String>,
+    /// Flux kinds left out there: the caller may not list them in the namespace asked about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forbidden: Vec<String>,
     /// How long its answer took.
     milliseconds: u64,
 }
@@ -84,10 +87,18 @@ pub fn tools() -> Vec<Tool> {
 /// One cluster's Flux objects, ranked: (state, since, item).
 type Ranked = Vec<(State, Option<String>, FluxItem)>;
 
-async fn cluster_health(ctx: &ToolContext, ns: Option<&str>) -> Result<(Summary, Ranked, Vec<String>), ToolError> {
+/// One cluster's counts, its failing and suspended objects ranked, and the kinds left out.
+struct Found {
+    totals: Summary,
+    ranked: Ranked,
+    not_installed: Vec<String>,
+    forbidden: Vec<String>,
+}
+
+async fn cluster_health(ctx: &ToolContext, ns: Option<&str>) -> Result<Found, ToolError> {
     let mut ranked = Vec::new();
     let mut states = Vec::new();
-    let (by_kind, not_installed) = health_objects(ctx, ns).await?;
+    let HealthObjects { by_kind, not_installed, forbidden } = health_objects(ctx, ns).await?;
     for (_, objs) in by_kind {
         for o in &objs {
             let (state, since) = object::quick_state(o);
@@ -97,7 +108,7 @@ async fn cluster_health(ctx: &ToolContext, ns: Option<&str>) -> Result<(Summary,
             }
         }
     }
-    Ok((Summary::of(states.iter()), ranked, not_installed))
+    Ok(Found { totals: Summary::of(states.iter()), ranked, not_installed, forbidden })
 }
 
 async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<(String, FleetHealth), ToolError> {
@@ -138,7 +149,7 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
     let mut problems: Vec<(State, Option<String>, Problem)> = Vec::new();
     for (cluster, answer, milliseconds) in answers {
         match answer {
-            Ok((totals, ranked, not_installed)) => {
+            Ok(Found { totals, ranked, not_installed, forbidden }) => {
                 problems.extend(
                     ranked.into_iter().map(|(s, since, item)| (s, since, Problem { cluster: cluster.clone(), item })),
                 );
@@ -148,6 +159,7 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
                     error: None,
                     totals: Some(totals),
                     not_installed,
+                    forbidden,
                     milliseconds,
                 });
             }
@@ -157,6 +169,7 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
                 error: Some(error),
                 totals: None,
                 not_installed: vec![],
+                forbidden: vec![],
                 milliseconds,
             }),
         }
@@ -220,6 +233,13 @@ fn render(
         t.row(row);
     }
     md.push_str(&t.render());
+    for c in clusters.iter().filter(|c| !c.forbidden.is_empty()) {
+        md.push_str(&format!(
+            "\nNot counted on `{}`: your access there does not allow listing {}{scope}.\n",
+            c.cluster,
+            c.forbidden.join(", ")
+        ));
+    }
     if !problems.is_empty() {
         let now = ctx.now();
         md.push_str("\n### Problems, worst first\n\n");

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::core::{EventRow, EventType, events, events_table};
 use super::{
-    FluxItem, Page, StatusFilter, Summary, ToolContext, default_limit, flux_item, not_installed_note, page_note,
-    paginate, scope_phrase,
+    FluxItem, Page, Refusals, StatusFilter, Summary, ToolContext, default_limit, flux_item, not_installed_note,
+    page_note, paginate, refused_note, scope_phrase,
 };
 use crate::kinds::{self, Kind};
 use crate::markdown::{self, Table};
@@ -463,6 +463,9 @@ struct SourcesAnswer {
     list: FluxList<SourceItem>,
     /// Source kinds whose CRD this cluster does not serve.
     not_installed: Vec<String>,
+    /// Source kinds left out: the caller may not list them in the namespace asked about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forbidden: Vec<String>,
 }
 
 async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(String, SourcesAnswer), ToolError> {
@@ -479,15 +482,22 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
     };
     let mut objs = Vec::new();
     let mut not_installed = Vec::new();
+    let mut refusals = Refusals::default();
+    let mut read = 0;
     for kind in wanted {
         match unsorted(&ctx, kind, list.namespace.as_deref()).await {
-            Ok(o) => objs.extend(o),
+            Ok(o) => {
+                objs.extend(o);
+                read += 1;
+            }
             Err(e) if e.is_not_installed() && args.kind.is_none() => {
                 not_installed.push(kind.kind.to_string());
             }
+            Err(e) if args.kind.is_none() => refusals.skip(kind.kind, e)?,
             Err(e) => return Err(e),
         }
     }
+    let forbidden = refusals.finish(read > 0)?;
     let mut ranked = rank(&objs);
     let summary = Summary::of(ranked.iter().map(|r| &r.0));
     ranked.retain(|r| list.status_filter.matches(r.0));
@@ -499,9 +509,10 @@ async fn list_sources(ctx: Arc<ToolContext>, args: SourcesArgs) -> Result<(Strin
     }
     md.push_str(&page_note(&page, "sources"));
     md.push_str(&not_installed_note(&not_installed));
+    md.push_str(&refused_note(&forbidden, args.namespace.as_deref()));
     let list =
         FluxList { namespace: args.namespace, status_filter: args.status_filter.as_str().into(), summary, items, page };
-    Ok((md, SourcesAnswer { list, not_installed }))
+    Ok((md, SourcesAnswer { list, not_installed, forbidden }))
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -526,6 +537,9 @@ struct GitopsStatus {
     /// Attention rows left out (the list is capped).
     attention_omitted: usize,
     not_installed: Vec<String>,
+    /// Kinds left out: the caller may not list them in the namespace asked about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forbidden: Vec<String>,
 }
 
 async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result<(String, GitopsStatus), ToolError> {
@@ -533,6 +547,7 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
     let mut kinds_out = Vec::new();
     let mut objs = Vec::new();
     let mut not_installed = Vec::new();
+    let mut refusals = Refusals::default();
     for kind in [kinds::KUSTOMIZATION, kinds::GITREPOSITORY, kinds::HELMRELEASE] {
         match unsorted(&ctx, kind, args.namespace.as_deref()).await {
             Ok(found) => {
@@ -546,9 +561,10 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
             }
             // The predecessor's two kinds are required; HelmReleases are reported when present.
             Err(e) if e.is_not_installed() && kind == kinds::HELMRELEASE => not_installed.push(kind.kind.to_string()),
-            Err(e) => return Err(e),
+            Err(e) => refusals.skip(kind.kind, e)?,
         }
     }
+    let forbidden = refusals.finish(!kinds_out.is_empty())?;
     let unready: Vec<_> = rank(&objs).into_iter().filter(|r| r.0 != State::Ready).collect();
     let (top, page) = rank_page(&ctx, unready, 0, super::DEFAULT_PAGE)?;
     let attention: Vec<FluxItem> = top.into_iter().map(|r| flux_item(r.2)).collect();
@@ -578,6 +594,7 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
         }
     }
     md.push_str(&not_installed_note(&not_installed));
+    md.push_str(&refused_note(&forbidden, args.namespace.as_deref()));
     Ok((
         md,
         GitopsStatus {
@@ -587,6 +604,7 @@ async fn get_gitops_status(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result
             attention,
             attention_omitted: omitted,
             not_installed,
+            forbidden,
         },
     ))
 }
@@ -904,31 +922,41 @@ struct HealthSummary {
     failures: Vec<FluxItem>,
     failures_omitted: usize,
     not_installed: Vec<String>,
+    /// Kinds left out: the caller may not list them in the namespace asked about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forbidden: Vec<String>,
 }
 
-/// The Flux objects the health summaries count (Kustomizations, HelmReleases, sources), by kind,
-/// each sorted by namespace and name; the kinds whose CRD is not installed are named apart.
-pub async fn health_objects(
-    ctx: &ToolContext,
-    ns: Option<&str>,
-) -> Result<(Vec<(Kind, Vec<Arc<DynamicObject>>)>, Vec<String>), ToolError> {
+/// The Flux objects the health summaries count, and the kinds they leave out.
+pub struct HealthObjects {
+    /// Kustomizations, HelmReleases and sources, by kind, each sorted by namespace and name.
+    pub by_kind: Vec<(Kind, Vec<Arc<DynamicObject>>)>,
+    /// Kinds whose CRD is not installed.
+    pub not_installed: Vec<String>,
+    /// Kinds the caller may not list in the namespace asked about.
+    pub forbidden: Vec<String>,
+}
+
+pub async fn health_objects(ctx: &ToolContext, ns: Option<&str>) -> Result<HealthObjects, ToolError> {
     let mut by_kind = Vec::new();
     let mut not_installed = Vec::new();
+    let mut refusals = Refusals::default();
     for kind in [kinds::KUSTOMIZATION, kinds::HELMRELEASE].into_iter().chain(kinds::SOURCES) {
         match objects(ctx, kind, ns).await {
             Ok(objs) => by_kind.push((kind, objs)),
             Err(e) if e.is_not_installed() => not_installed.push(kind.kind.to_string()),
-            Err(e) => return Err(e),
+            Err(e) => refusals.skip(kind.kind, e)?,
         }
     }
-    Ok((by_kind, not_installed))
+    let forbidden = refusals.finish(!by_kind.is_empty())?;
+    Ok(HealthObjects { by_kind, not_installed, forbidden })
 }
 
 async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Result<(String, HealthSummary), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let mut rows = Vec::new();
     let mut all = Vec::new();
-    let (by_kind, not_installed) = health_objects(&ctx, args.namespace.as_deref()).await?;
+    let HealthObjects { by_kind, not_installed, forbidden } = health_objects(&ctx, args.namespace.as_deref()).await?;
     for (kind, objs) in by_kind {
         // Objects come sorted by namespace: one row per run of a namespace.
         let mut start = 0;
@@ -979,9 +1007,18 @@ async fn flux_health_summary(ctx: Arc<ToolContext>, args: NamespaceArgs) -> Resu
         }
     }
     md.push_str(&not_installed_note(&not_installed));
+    md.push_str(&refused_note(&forbidden, args.namespace.as_deref()));
     Ok((
         md,
-        HealthSummary { namespace: args.namespace, totals, rows, failures, failures_omitted: omitted, not_installed },
+        HealthSummary {
+            namespace: args.namespace,
+            totals,
+            rows,
+            failures,
+            failures_omitted: omitted,
+            not_installed,
+            forbidden,
+        },
     ))
 }
 

@@ -239,6 +239,47 @@ pub fn not_installed_note(kinds: &[String]) -> String {
     if kinds.is_empty() { String::new() } else { format!("\nNot installed on this cluster: {}.\n", kinds.join(", ")) }
 }
 
+/// The kinds an answer covering several kinds leaves out because the caller may not list them
+/// in the namespace asked about (across namespaces, reads are filtered instead, see
+/// [`ToolContext::list`]): a team that may read its Kustomizations but not its HelmReleases gets
+/// the Kustomizations and a note, not a refusal. When every kind is refused, the refusal is the
+/// answer: counts over nothing would read as "nothing there".
+#[derive(Default)]
+pub struct Refusals {
+    kinds: Vec<String>,
+    first: Option<ToolError>,
+}
+
+impl Refusals {
+    /// Leaves `kind` out when `error` is the caller's refusal; gives any other error back.
+    pub fn skip(&mut self, kind: &str, error: ToolError) -> Result<(), ToolError> {
+        if !error.is_forbidden() {
+            return Err(error);
+        }
+        self.kinds.push(kind.to_string());
+        self.first.get_or_insert(error);
+        Ok(())
+    }
+
+    /// The kinds left out, or the first refusal when no kind could be read (`read_any`).
+    pub fn finish(self, read_any: bool) -> Result<Vec<String>, ToolError> {
+        match self.first {
+            Some(refusal) if !read_any => Err(refusal),
+            _ => Ok(self.kinds),
+        }
+    }
+}
+
+pub fn refused_note(kinds: &[String], namespace: Option<&str>) -> String {
+    match (kinds.is_empty(), namespace) {
+        (true, _) => String::new(),
+        (false, Some(ns)) => {
+            format!("\nNot shown: your access does not allow listing {} in namespace `{ns}`.\n", kinds.join(", "))
+        }
+        (false, None) => format!("\nNot shown: your access does not allow listing {}.\n", kinds.join(", ")),
+    }
+}
+
 /// Filters on the state of reconciled objects.
 #[derive(Deserialize, JsonSchema, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
