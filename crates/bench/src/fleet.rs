@@ -11,24 +11,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fake_apiserver::fixtures::{self, Scale};
+use fake_apiserver::fixtures::Scale;
 use fake_apiserver::process::rss_mib;
-use fake_apiserver::{Config, Listen, Running};
 use serde_json::{Value, json};
 
 use crate::load::{self, Http, Measured, Session, measure};
 use crate::process::{self, Started};
-use crate::{Outcome, knobs, paths};
+use crate::{Outcome, estate, knobs, paths};
 
 /// 5 namespaces × (80 Kustomizations + 20 HelmReleases), plus a GitRepository each: ≈ 500.
 const SCALE: Scale = Scale { namespaces: 5, kustomizations_per_namespace: 80, helmreleases_per_namespace: 20 };
-
-async fn cluster(root: &Path) -> Result<(Running, usize), Box<dyn std::error::Error>> {
-    let api = fake_apiserver::start(Config::default(), Listen::default()).await?;
-    fixtures::load_crds(&api.server, &root.join("examples/fixtures/crds"))?;
-    let objects = fixtures::load_scale(&api.server, SCALE).map_err(|e| format!("estate: {e:?}"))?;
-    Ok((api, objects))
-}
 
 /// The agent for `kubeconfig`'s cluster and, with `dir`, for every cluster with a kubeconfig file
 /// there.
@@ -91,17 +83,16 @@ async fn measure_at_1_and_8(
 pub async fn run() -> Outcome {
     let n = knobs::number("BENCH_CLUSTERS", 20) as usize;
     let seconds = knobs::number("BENCH_SECONDS", 2);
-    let root = paths::repo_root();
     let out_dir = paths::results_dir();
-    let work = std::env::temp_dir().join(format!("fleet-bench-{}", std::process::id()));
+    let work = paths::scratch("fleet-bench")?;
     let dir = work.join("clusters");
     std::fs::create_dir_all(&dir)?;
-    let (local, per_cluster) = cluster(&root).await?;
+    let (local, per_cluster) = estate::start(SCALE).await?;
     let kubeconfig = work.join("kubeconfig");
     local.write_kubeconfig(&kubeconfig)?;
     let mut workloads = Vec::new();
     for i in 0..n {
-        let (api, _) = cluster(&root).await?;
+        let (api, _) = estate::start(SCALE).await?;
         std::fs::write(dir.join(format!("workload-{i:02}")), api.kubeconfig())?;
         workloads.push(api);
     }

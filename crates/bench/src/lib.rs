@@ -9,6 +9,7 @@ pub mod operator;
 pub mod server;
 pub mod versus;
 
+mod estate;
 mod knobs;
 mod load;
 mod paths;

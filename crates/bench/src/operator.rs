@@ -54,8 +54,7 @@ async fn converge(n: usize) -> Result<String, Box<dyn std::error::Error>> {
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
 
-    let dir = std::env::temp_dir().join(format!("operator-bench-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = paths::scratch(&format!("operator-bench-{n}"))?;
     let kubeconfig = dir.join("kubeconfig");
     running.write_kubeconfig(&kubeconfig)?;
     let before = running.stats();

@@ -12,6 +12,13 @@ pub fn results_dir() -> PathBuf {
     std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("bench/results"))
 }
 
+/// A directory of this run for logs and kubeconfigs, in the system's temporary directory.
+pub fn scratch(label: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{label}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// A workspace binary of the same build as the running benchmark. Cargo puts bench executables
 /// in `target/<profile>/deps/` and binaries in `target/<profile>/`; `make bench-build` builds
 /// both in one go, so the one found here is never older than the benchmark.

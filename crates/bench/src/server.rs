@@ -8,13 +8,12 @@
 
 use std::time::Duration;
 
-use fake_apiserver::fixtures::{self, Scale};
+use fake_apiserver::fixtures::Scale;
 use fake_apiserver::process::rss_mib;
-use fake_apiserver::{Config, Listen};
 use serde_json::json;
 
 use crate::load::{self, Session, measure};
-use crate::{Outcome, knobs, paths, process};
+use crate::{Outcome, estate, knobs, paths, process};
 
 async fn size(
     kustomizations: usize,
@@ -23,15 +22,11 @@ async fn size(
     rows: &mut Vec<String>,
     starts: &mut Vec<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = paths::repo_root();
-    let running = fake_apiserver::start(Config::default(), Listen::default()).await?;
-    fixtures::load_crds(&running.server, &root.join("examples/fixtures/crds"))?;
     let namespaces = (kustomizations / 100).max(10);
     let scale =
         Scale { namespaces, kustomizations_per_namespace: kustomizations / namespaces, helmreleases_per_namespace: 10 };
-    let objects = fixtures::load_scale(&running.server, scale).map_err(|e| format!("generating the estate: {e:?}"))?;
-    let dir = std::env::temp_dir().join(format!("server-bench-{}-{kustomizations}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let (running, objects) = estate::start(scale).await?;
+    let dir = paths::scratch(&format!("server-bench-{kustomizations}"))?;
     let kubeconfig = dir.join("kubeconfig");
     running.write_kubeconfig(&kubeconfig)?;
     let port = process::free_port()?;
@@ -52,7 +47,7 @@ async fn size(
             let open = || async { Ok(Session::stateless(&http, &agent.url)) };
             let m = measure(open, tool, args, c, duration, Duration::from_secs(10)).await;
             let during = running.stats().since(&before);
-            let api: u64 = during.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum();
+            let api = during.beyond_discovery();
             let args_text =
                 if args.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { format!(" `{args}`") };
             rows.push(format!(

@@ -15,14 +15,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use fake_apiserver::fixtures::{self, Scale};
+use fake_apiserver::fixtures::Scale;
 use fake_apiserver::process::rss_mib;
-use fake_apiserver::{Config, Listen};
 use serde_json::{Value, json};
 
 use crate::load::{self, Http, Session, measure};
 use crate::process::{self, Started};
-use crate::{Outcome, knobs, paths};
+use crate::{Outcome, estate, knobs, paths};
 
 /// From concurrency 8 on, the peer is held at about 5 calls/s by its client's request rate limit
 /// (client-go's default QPS), so higher concurrency only queues: each such row costs 2 s plus a
@@ -134,14 +133,10 @@ async fn run_size(
     rows: &mut Vec<Row>,
     starts: &mut Vec<Start>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = paths::repo_root();
-    let api = fake_apiserver::start(Config::default(), Listen::default()).await?;
-    fixtures::load_crds(&api.server, &root.join("examples/fixtures/crds"))?;
     let namespaces = (size / 100).clamp(10, 100);
     let scale = Scale { namespaces, kustomizations_per_namespace: size / namespaces, helmreleases_per_namespace: 5 };
-    fixtures::load_scale(&api.server, scale).map_err(|e| format!("generating the estate: {e:?}"))?;
-    let dir = std::env::temp_dir().join(format!("versus-bench-{}-{size}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let (api, _) = estate::start(scale).await?;
+    let dir = paths::scratch(&format!("versus-bench-{size}"))?;
     let kubeconfig = dir.join("kubeconfig");
     api.write_kubeconfig(&kubeconfig)?;
     let http = load::http();
@@ -160,8 +155,7 @@ async fn run_size(
                 let open = || Session::open(&http, &started.url);
                 let m = measure(open, tool, args, c, duration, Duration::from_secs(15)).await;
                 let during = api.stats().since(&before);
-                let requests: u64 =
-                    during.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum();
+                let requests = during.beyond_discovery();
                 let rss = rss_mib(started.pid);
                 peak = peak.max(rss);
                 rows.push(Row {

@@ -32,6 +32,12 @@ impl Snapshot {
         self.requests.iter().filter(|(k, _)| k.ends_with(&format!(" {resource}"))).map(|(_, v)| v).sum()
     }
 
+    /// Requests other than discovery, which clients make in the background rather than for a
+    /// given call.
+    pub fn beyond_discovery(&self) -> u64 {
+        self.requests.iter().filter(|(k, _)| !k.contains("discovery")).map(|(_, v)| v).sum()
+    }
+
     /// Counters that grew since `earlier`.
     pub fn since(&self, earlier: &Snapshot) -> Snapshot {
         let requests: BTreeMap<String, u64> = self
