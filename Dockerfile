@@ -4,8 +4,12 @@
 #   target gitops-agent           the MCP/A2A agent server  -> ghcr.io/gitops-agent/gitops-agent
 #   target gitops-agent-operator  the operator              -> ghcr.io/gitops-agent/gitops-agent-operator
 #
-#   scripts/image.sh                        # both images, with docker or podman
+#   SOURCE=dockerfile scripts/image.sh      # both images, with docker or podman
 #   docker build --target gitops-agent -t ghcr.io/gitops-agent/gitops-agent:0.1.0 .
+#
+# This is the path for engines that reach a registry (rust and distroless bases are pulled).
+# `make image` builds the same two images with no registry at all: FROM scratch, from this
+# machine's release build (images/Containerfile, scripts/image.sh).
 #
 # The binaries are linked statically against musl (LIBC=musl, the default) and run on distroless
 # "static" as uid/gid 65532 (distroless "nonroot", the uid the operator's and the charts' pod
@@ -48,11 +52,9 @@ RUN set -eu; \
     echo "${cpu}-unknown-linux-${LIBC}" > /rust-target; \
     rustup target add "$(cat /rust-target)"
 
+# The release profile is Cargo.toml's, the one `make image` ships.
 ENV CC_x86_64_unknown_linux_musl=musl-gcc \
     CC_aarch64_unknown_linux_musl=musl-gcc \
-    CARGO_PROFILE_RELEASE_LTO=thin \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-    CARGO_PROFILE_RELEASE_STRIP=symbols \
     CARGO_TERM_COLOR=never
 
 WORKDIR /src

@@ -1,9 +1,10 @@
 # gitops-agent — developer entry points. `make help` lists them.
 SHELL := /bin/bash
+E2E_MODE ?= pods
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test examples-test image e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet
+.PHONY: help build test protocol-test conformance chart-test examples-test image image-test e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -11,9 +12,9 @@ help: ## List the targets
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --locked
 
-test: ## Run every test: Rust (unit, golden, integration, properties, faults), MCP and A2A SDK clients, MCP conformance suite, Helm charts, Flux examples, the e2e suite on the embedded API server
+test: ## Run every test: Rust (unit, golden, integration, properties, faults), MCP and A2A SDK clients, MCP conformance suite, Helm charts, Flux examples, the e2e suite on the embedded API server, the images built and run
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
-	$(MAKE) protocol-test conformance chart-test examples-test e2e-embedded
+	$(MAKE) protocol-test conformance chart-test examples-test e2e-embedded image-test
 
 protocol-test: build ## The official MCP Python SDK as a client, over Streamable HTTP and stdio
 	scripts/protocol-tests.sh
@@ -27,13 +28,17 @@ conformance: build ## The official MCP conformance suite (2026-07-28, 2025-11-25
 examples-test: build ## Flux layout in examples/flux: kustomize builds, Flux API, HelmRelease values vs the charts, applied to the embedded API server, operator turns every agent Ready
 	scripts/examples-tests.sh
 
-image: ## Container images gitops-agent and gitops-agent-operator with docker or podman (exits 2 when neither is usable)
+image: ## Both images from this machine's release build, FROM scratch, with buildah/podman/docker: OCI archives, SBOMs, digests in target/images/ (SOURCE=dockerfile: the Dockerfile instead)
 	scripts/image.sh
 
-e2e: ## End-to-end suite against the cluster KUBECONFIG names (kind in daily runs); skips with a message when none is reachable
-	tests/e2e/run.sh
+image-test: build ## Build the images and run them: contents, SBOM, each entrypoint hardened against the embedded API server, podman kube play of the rendered Deployment
+	scripts/image-tests.sh
 
-e2e-embedded: build ## The same e2e suite against the embedded API server (RBAC on; operator and agent as local processes), so it cannot rot
+# E2E_MODE=local runs the operator and the agent here, so it needs the debug build.
+e2e: $(if $(filter local,$(E2E_MODE)),build) ## End-to-end suite against the cluster KUBECONFIG names (kind in daily runs; E2E_MODE=local: any API server, no nodes); skips with a message when none is reachable
+	E2E_MODE=$(E2E_MODE) tests/e2e/run.sh
+
+e2e-embedded: build ## The e2e suite in local mode against the embedded API server playing a bare kube-apiserver (RBAC on, no Deployment controller), so it cannot rot
 	scripts/e2e-embedded.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
@@ -56,12 +61,13 @@ tools: build ## Print the agent's tool catalogue (names, titles, input schemas) 
 
 bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks for the README's tables: API server, operator, ours vs the peer, fleet (bench-server runs apart: bench-versus measures our server too)
 
-# One build, in the bench profile, of the benchmarks (crates/bench) and the two binaries they
-# start. One command, so the binaries and the benchmarks share one feature resolution: the
-# `cargo bench` runs below then compile nothing, where a separate `cargo build --release` would
-# resolve features without dev units and compile the tree twice.
+# The two binaries as they ship (scripts/release-build.sh: the release profile, with cargo-auditable),
+# then the benchmarks in the bench profile (crates/bench; cargo's default release settings, since they
+# do not ship). The benchmarks start the release binaries next to them in target/release/. The
+# `cargo bench` runs below use the same selection (--workspace) as this build, so they compile nothing.
 bench-build:
-	$(CARGO) build --locked --profile bench --workspace --bin gitops-agent --bin gitops-agent-operator --bench '*'
+	scripts/release-build.sh
+	$(CARGO) build --locked --profile bench --workspace --bench '*'
 
 bench-apiserver: bench-build ## Embedded API server: list 10,000 objects, watch events/s (release build)
 	$(CARGO) bench --locked --workspace --bench apiserver

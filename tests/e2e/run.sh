@@ -3,31 +3,53 @@
 # Skips, with a message and exit 0, when no cluster is reachable.
 #
 #   make e2e                                  # the cluster in $KUBECONFIG (or ~/.kube/config)
-#   E2E_KIND_CLUSTER=kind E2E_BUILD=1 make e2e # build the images (docker/podman) and load them into kind first
+#   E2E_KIND_CLUSTER=kind E2E_BUILD=1 make e2e # build the images (make image) and load them into kind first
+#   make e2e E2E_MODE=local                    # any API server, no nodes: operator and agent run here
+#
+# Two modes:
+#   E2E_MODE=pods (default): the operator and the agents run as pods from the images (kind, or any
+#     cluster with nodes that can pull or were loaded with the images).
+#   E2E_MODE=local: the operator and the agent run as local processes (target/debug, or
+#     E2E_BIN_DIR), each with a token of its own ServiceAccount, so the RBAC the suite installs and
+#     the operator renders is what they act with. Nothing here needs a node: it runs against a bare
+#     kube-apiserver, and assumes no kube-controller-manager or kubelet (Deployments never report
+#     ready: the suite then checks that the GitOpsAgent says so, reason DeploymentNotAvailable,
+#     and that the Deployment asks for what the spec says). scripts/e2e-embedded.sh runs this mode
+#     against the embedded API server with its Deployment controller off.
 #
 # What it checks, in a namespace of its own that it deletes at the end:
-#   1. the operator installs from config/default and becomes available (2 replicas, leader election);
+#   1. the operator installs from config/default and becomes available (2 replicas, leader election;
+#      local mode: the CRD and RBAC from config/default, and the operator as its ServiceAccount);
 #   2. the Flux fixtures (examples/fixtures: CRDs, objects, their status through the status
 #      subresource) load, so the agent has a real GitOps estate to describe;
-#   3. a GitOpsAgent becomes Ready; its pods are hardened (non-root, read-only root fs, no
-#      capabilities, seccomp RuntimeDefault) and its ServiceAccount cannot read Secrets;
+#   3. a GitOpsAgent becomes Ready (local mode: is reconciled, its children are there, and Ready
+#      reports the Deployment's availability); its pods are hardened (non-root, read-only root fs,
+#      no capabilities, seccomp RuntimeDefault) and its ServiceAccount cannot read Secrets;
 #   4. through a port-forward the agent refuses callers without a token (401 with the MCP
 #      challenge), answers a caller only within that caller's RBAC (a ServiceAccount allowed to
 #      read HelmReleases in team-b sees only team-b's), and answers MCP (tools/call) and A2A
 #      (agent card, SendMessage in words) about the fixture cluster;
-#   5. the operator repairs a deleted child and follows a spec change (replicas);
+#   5. the operator repairs a deleted child and follows a spec change (replicas: 3 ready pods, or
+#      in local mode a Deployment asking for 3);
 #   6. deleting the GitOpsAgent removes its cluster-scoped RBAC (finalizer).
 #
 # Environment:
+#   E2E_MODE                              pods (default) or local
 #   E2E_OPERATOR_IMAGE, E2E_AGENT_IMAGE   images to run (default ghcr.io/gitops-agent/...:<version>)
-#   E2E_KIND_CLUSTER                      load the images into this kind cluster
+#   E2E_KIND_CLUSTER                      load the images (target/images/*.oci.tar) into this kind cluster
 #   E2E_BUILD=1                           build the images with scripts/image.sh first
+#   E2E_BIN_DIR                           local mode: where the binaries are (default target/debug)
 #   E2E_TIMEOUT                           seconds to wait for each readiness (default 300)
 #   E2E_KEEP=1                            leave everything installed for inspection
-#   E2E_AGENT_URL                         talk to the agent at this URL instead of through a
-#                                         port-forward (scripts/e2e-embedded.sh: no pods run there)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+mode="${E2E_MODE:-pods}"
+case "$mode" in
+    pods|local) ;;
+    *) echo "e2e: E2E_MODE must be pods or local, not $mode" >&2; exit 64 ;;
+esac
+bin_dir="${E2E_BIN_DIR:-target/debug}"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 operator_image="${E2E_OPERATOR_IMAGE:-ghcr.io/gitops-agent/gitops-agent-operator:$version}"
@@ -36,7 +58,14 @@ timeout="${E2E_TIMEOUT:-300}"
 ns="gitops-agent-e2e-$(date +%s)"
 work=$(mktemp -d)
 step() { printf '\n== %s\n' "$*"; }
-fail() { printf 'e2e FAILED: %s\n' "$*" >&2; exit 1; }
+# On failure, the local processes' logs too (local mode).
+fail() {
+    printf 'e2e FAILED: %s\n' "$*" >&2
+    for f in "$work"/*.log; do
+        [ -f "$f" ] && { echo "---- $f" >&2; tail -40 "$f" >&2; }
+    done
+    exit 1
+}
 
 if ! command -v kubectl >/dev/null 2>&1; then
     echo "e2e: skipped — kubectl is not installed"
@@ -54,18 +83,28 @@ if [ "$server_minor" -lt 33 ]; then
     fail "the cluster runs Kubernetes 1.$server_minor; gitops-agent needs 1.33 or newer"
 fi
 
-if [ "${E2E_BUILD:-}" = "1" ]; then
-    step "building images"
-    scripts/image.sh
-fi
-if [ -n "${E2E_KIND_CLUSTER:-}" ]; then
-    step "loading images into kind cluster $E2E_KIND_CLUSTER"
-    kind load docker-image --name "$E2E_KIND_CLUSTER" "$operator_image" "$agent_image"
+if [ "$mode" = local ]; then
+    for b in gitops-agent gitops-agent-operator; do
+        [ -x "$bin_dir/$b" ] || fail "E2E_MODE=local runs $bin_dir/$b, which is missing: cargo build --workspace (or set E2E_BIN_DIR)"
+    done
+else
+    if [ "${E2E_BUILD:-}" = "1" ]; then
+        step "building images"
+        scripts/image.sh
+    fi
+    if [ -n "${E2E_KIND_CLUSTER:-}" ]; then
+        step "loading images into kind cluster $E2E_KIND_CLUSTER"
+        for image in gitops-agent-operator gitops-agent; do
+            kind load image-archive --name "$E2E_KIND_CLUSTER" "target/images/$image.oci.tar"
+        done
+    fi
 fi
 
+pids=()
 cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     if [ "${E2E_KEEP:-}" = "1" ]; then
-        echo "E2E_KEEP=1: leaving namespace $ns and the operator installed"
+        echo "E2E_KEEP=1: leaving namespace $ns and the operator installed; logs in $work"
         return
     fi
     if [ -n "${forward:-}" ]; then kill "$forward" 2>/dev/null || true; fi
@@ -89,12 +128,36 @@ print(json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [cluster],
     "current-context": "sa"}))' "$token" >"$3"
 }
 
-step "1. operator from config/default ($operator_image)"
-kubectl apply --server-side --force-conflicts -k config/default >/dev/null
-kubectl -n gitops-agent-system set image deployment/gitops-agent-operator "*=$operator_image" >/dev/null
-kubectl -n gitops-agent-system set env deployment/gitops-agent-operator "GITOPS_AGENT_IMAGE_TAG=${agent_image##*:}" >/dev/null
-kubectl wait --for condition=established crd/gitopsagents.agents.gitops.dev --timeout=60s >/dev/null
-kubectl -n gitops-agent-system rollout status deployment/gitops-agent-operator --timeout="${timeout}s"
+if [ "$mode" = pods ]; then
+    step "1. operator from config/default ($operator_image)"
+    kubectl apply --server-side --force-conflicts -k config/default >/dev/null
+    kubectl -n gitops-agent-system set image deployment/gitops-agent-operator "*=$operator_image" >/dev/null
+    kubectl -n gitops-agent-system set env deployment/gitops-agent-operator "GITOPS_AGENT_IMAGE_TAG=${agent_image##*:}" >/dev/null
+    kubectl wait --for condition=established crd/gitopsagents.agents.gitops.dev --timeout=60s >/dev/null
+    kubectl -n gitops-agent-system rollout status deployment/gitops-agent-operator --timeout="${timeout}s"
+else
+    step "1. operator: CRD and RBAC from config/default, $bin_dir/gitops-agent-operator here as its ServiceAccount"
+    # Everything but the operator's Deployment, which would need a node.
+    kubectl kustomize config/default | python3 -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] != "Deployment"]
+print(yaml.safe_dump_all(docs))' | kubectl apply --server-side --force-conflicts -f - >/dev/null
+    kubectl wait --for condition=established crd/gitopsagents.agents.gitops.dev --timeout=60s >/dev/null
+    sa_kubeconfig gitops-agent-system gitops-agent-operator "$work/operator.kubeconfig"
+    # Leader election on, as deployed: the Lease in gitops-agent-system, through its Role.
+    KUBECONFIG="$work/operator.kubeconfig" POD_NAMESPACE=gitops-agent-system POD_NAME="e2e-local-$$" \
+        "$bin_dir/gitops-agent-operator" run --verify=false --http-addr 127.0.0.1:0 --resync-seconds 30 \
+        --log-format text --log-level info >"$work/operator.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 "$timeout"); do
+        [ "$(kubectl -n gitops-agent-system get lease gitops-agent-operator -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)" = "e2e-local-$$" ] && break
+        kill -0 "${pids[-1]}" 2>/dev/null || fail "the operator exited"
+        sleep 1
+    done
+    [ "$(kubectl -n gitops-agent-system get lease gitops-agent-operator -o jsonpath='{.spec.holderIdentity}')" = "e2e-local-$$" ] \
+        || fail "the operator did not take the leader Lease"
+    echo "operator: leading (Lease gitops-agent-operator), acting as system:serviceaccount:gitops-agent-system:gitops-agent-operator"
+fi
 
 step "2. Flux fixtures (CRDs, objects, status)"
 kubectl apply --server-side -f examples/fixtures/crds/ >/dev/null
@@ -132,9 +195,35 @@ spec:
     repository: $repo
     tag: "$tag"
 YAML
-kubectl -n "$ns" wait --for=condition=Ready gta/gitops-agent --timeout="${timeout}s" \
-    || { kubectl -n "$ns" describe gta/gitops-agent; kubectl -n "$ns" get pods -o wide; fail "the GitOpsAgent did not become Ready"; }
-kubectl -n "$ns" get gta,deploy,svc,pdb,networkpolicy
+if [ "$mode" = pods ]; then
+    kubectl -n "$ns" wait --for=condition=Ready gta/gitops-agent --timeout="${timeout}s" \
+        || { kubectl -n "$ns" describe gta/gitops-agent; kubectl -n "$ns" get pods -o wide; fail "the GitOpsAgent did not become Ready"; }
+else
+    # No kubelet is assumed: the operator must have applied every child and said, in Ready, what
+    # it knows of the Deployment's availability, for the generation it saw.
+    reconciled() {
+        kubectl -n "$ns" get gta gitops-agent -o json | python3 -c '
+import json, sys
+gta = json.load(sys.stdin)
+status = gta.get("status", {})
+conditions = {c["type"]: c for c in status.get("conditions", [])}
+ready = conditions.get("Ready")
+assert status.get("observedGeneration") == gta["metadata"]["generation"] and ready, "not reconciled yet"
+state, reason, message = ready["status"], ready["reason"], ready.get("message", "")
+if state != "True":
+    assert reason == "DeploymentNotAvailable", f"Ready=False for another reason: {ready}"
+print(f"Ready={state} reason={reason}: {message}")'
+    }
+    for _ in $(seq 1 "$timeout"); do
+        reconciled >/dev/null 2>&1 && break
+        sleep 1
+    done
+    reconciled || { kubectl -n "$ns" describe gta/gitops-agent; fail "the operator did not reconcile the GitOpsAgent"; }
+fi
+kubectl -n "$ns" get gta,deploy,svc,sa,pdb,networkpolicy
+for child in deployment/gitops-agent service/gitops-agent serviceaccount/gitops-agent poddisruptionbudget/gitops-agent networkpolicy/gitops-agent; do
+    kubectl -n "$ns" get "$child" >/dev/null || fail "the operator did not create $child"
+done
 pod_json=$(kubectl -n "$ns" get deploy gitops-agent -o json)
 python3 - "$pod_json" <<'PY' || fail "the agent pod is not hardened"
 import json, sys
@@ -160,19 +249,26 @@ as_agent get secrets -n "$ns" >/dev/null 2>&1 && fail "the agent's ServiceAccoun
 [ "$(can_agent create tokenreviews.authentication.k8s.io)" = "yes" ] || fail "the agent cannot review its callers' tokens"
 echo "RBAC: no Secrets (its own token is refused), reads Flux, no writes, reviews callers: ok"
 
-step "4. callers, MCP and A2A (${E2E_AGENT_URL:-through a port-forward})"
-if [ -n "${E2E_AGENT_URL:-}" ]; then
-    base="${E2E_AGENT_URL%/}"
+if [ "$mode" = local ]; then
+    step "4. callers, MCP and A2A ($bin_dir/gitops-agent here, as the agent's ServiceAccount)"
+    port=$((20000 + RANDOM % 20000))
+    # The agent's own flags as the operator rendered them, but for where it listens.
+    KUBECONFIG="$work/agent.kubeconfig" "$bin_dir/gitops-agent" serve --bind-address 127.0.0.1 --port "$port" \
+        --metrics-port 0 --auth kubernetes --discovery-seconds 2 --log-level info >"$work/agent.log" 2>&1 &
+    pids+=($!)
+    base="http://127.0.0.1:$port"
 else
+    step "4. callers, MCP and A2A (through a port-forward)"
     port=$((20000 + RANDOM % 20000))
     kubectl -n "$ns" port-forward svc/gitops-agent "$port:8080" >/dev/null 2>&1 &
     forward=$!
     base="http://127.0.0.1:$port"
 fi
-for _ in $(seq 1 50); do
+for _ in $(seq 1 $((timeout * 5))); do
     curl -sf "$base/readyz" >/dev/null 2>&1 && break
     sleep 0.2
 done
+curl -sf "$base/readyz" >/dev/null || fail "the agent at $base is not ready"
 unset GITOPS_AGENT_TOKEN
 challenge=$(curl -s -D - -o /dev/null -X POST -H 'content-type: application/json' -d '{}' "$base/mcp")
 grep -q '^HTTP/[0-9.]* 401' <<<"$challenge" || fail "a call without a token was not refused with 401: $challenge"
@@ -227,8 +323,13 @@ for _ in $(seq 1 60); do
 done
 kubectl -n "$ns" get service gitops-agent >/dev/null || fail "the deleted Service was not recreated"
 kubectl -n "$ns" patch gta gitops-agent --type=merge -p '{"spec":{"replicas":3}}' >/dev/null
-kubectl -n "$ns" wait --for=jsonpath='{.status.readyReplicas}'=3 gta/gitops-agent --timeout="${timeout}s" \
-    || fail "the agent did not scale to 3 ready replicas"
+if [ "$mode" = pods ]; then
+    kubectl -n "$ns" wait --for=jsonpath='{.status.readyReplicas}'=3 gta/gitops-agent --timeout="${timeout}s" \
+        || fail "the agent did not scale to 3 ready replicas"
+else
+    kubectl -n "$ns" wait --for=jsonpath='{.spec.replicas}'=3 deployment/gitops-agent --timeout="${timeout}s" \
+        || fail "the operator did not scale the Deployment to 3 replicas"
+fi
 echo "repair and scale: ok"
 
 step "6. deleting the GitOpsAgent removes its cluster-scoped RBAC"

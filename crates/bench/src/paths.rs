@@ -19,15 +19,22 @@ pub fn scratch(label: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// A workspace binary of the same build as the running benchmark. Cargo puts bench executables
-/// in `target/<profile>/deps/` and binaries in `target/<profile>/`; `make bench-build` builds
-/// both in one go, so the one found here is never older than the benchmark.
+/// A workspace binary of the same build as the running benchmark, or of the build in
+/// `BENCH_BIN_DIR` (scripts/release-profiles.sh points it at each candidate release profile's
+/// output). Cargo puts bench executables in `target/<profile>/deps/` and binaries in
+/// `target/<profile>/`; `make bench-build` builds both in one go, so the one found here is never
+/// older than the benchmark.
 pub fn binary(name: &str) -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("locating the benchmark executable: {e}"))?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("{} is not in a cargo target directory", exe.display()))?;
+    let dir = match std::env::var_os("BENCH_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let exe = std::env::current_exe().map_err(|e| format!("locating the benchmark executable: {e}"))?;
+            exe.parent()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
+                .ok_or_else(|| format!("{} is not in a cargo target directory", exe.display()))?
+        }
+    };
     let path = dir.join(name);
     if path.is_file() {
         Ok(path)

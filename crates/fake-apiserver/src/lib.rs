@@ -65,11 +65,14 @@ pub struct Listen {
     pub addr: SocketAddr,
     /// Serve HTTPS with a generated certificate (HTTP when false).
     pub tls: bool,
+    /// Names and addresses the certificate is valid for besides 127.0.0.1, localhost and ::1,
+    /// e.g. a container network's gateway that pods reach the server at.
+    pub extra_sans: Vec<String>,
 }
 
 impl Default for Listen {
     fn default() -> Self {
-        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), tls: true }
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), tls: true, extra_sans: Vec::new() }
     }
 }
 
@@ -145,14 +148,17 @@ pub async fn start(config: Config, listen: Listen) -> Result<Running, StartError
     let listener =
         TcpListener::bind(listen.addr).await.map_err(|source| StartError::Bind { addr: listen.addr, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: listen.addr, source })?;
-    let tls = if listen.tls { Some(tls::generate()?) } else { None };
-    let url = format!("{}://{}", if tls.is_some() { "https" } else { "http" }, addr);
+    let tls = if listen.tls { Some(tls::generate(&listen.extra_sans)?) } else { None };
+    // Bound to every address (0.0.0.0 or ::), local clients reach it on loopback.
+    let reach = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+    let url = format!("{}://{}", if tls.is_some() { "https" } else { "http" }, reach);
     let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     let (stop, mut stopped) = watch::channel(false);
 
     let gc = tokio::spawn(controllers::garbage_collector(server.clone()));
-    let deployments = tokio::spawn(controllers::deployment_controller(server.clone()));
+    let deployments =
+        server.config.deployment_controller.then(|| tokio::spawn(controllers::deployment_controller(server.clone())));
     let serving = server.clone();
     tokio::spawn(async move {
         loop {
@@ -186,7 +192,9 @@ pub async fn start(config: Config, listen: Listen) -> Result<Running, StartError
             });
         }
         gc.abort();
-        deployments.abort();
+        if let Some(deployments) = deployments {
+            deployments.abort();
+        }
     });
     Ok(Running { server, addr, url, ca_pem, stop })
 }

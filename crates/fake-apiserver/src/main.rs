@@ -23,6 +23,10 @@ struct Cli {
     /// Serve plain HTTP instead of HTTPS.
     #[arg(long, env = "FAKE_APISERVER_HTTP")]
     http: bool,
+    /// More names or IP addresses for the serving certificate (repeatable), e.g. the gateway of
+    /// a container network whose pods talk to this server.
+    #[arg(long = "tls-san", env = "FAKE_APISERVER_TLS_SANS", value_delimiter = ',')]
+    tls_sans: Vec<String>,
     /// Where to write the admin kubeconfig.
     #[arg(long, default_value = "target/fake-apiserver/kubeconfig", env = "FAKE_APISERVER_KUBECONFIG")]
     kubeconfig: PathBuf,
@@ -42,6 +46,10 @@ struct Cli {
     /// How long Deployments take to report ready, in milliseconds.
     #[arg(long, default_value_t = 200, env = "FAKE_APISERVER_READY_AFTER_MS")]
     ready_after_ms: u64,
+    /// Never report Deployments ready, as a kube-apiserver without kube-controller-manager and
+    /// kubelets (e.g. for `E2E_MODE=local`, which must not rely on pods running).
+    #[arg(long, env = "FAKE_APISERVER_NO_DEPLOYMENT_CONTROLLER")]
+    no_deployment_controller: bool,
     /// Manifests to server-side apply after loading (repeatable); their namespaces are created
     /// when missing.
     #[arg(long = "apply", env = "FAKE_APISERVER_APPLY", value_delimiter = ',')]
@@ -80,14 +88,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     let mut config = Config {
         rbac: cli.rbac,
         deployment_ready_after: Duration::from_millis(cli.ready_after_ms),
+        deployment_controller: !cli.no_deployment_controller,
         ..Config::default()
     };
     if let Some(token) = cli.token {
         config.admin_token = token;
     }
     let scale = cli.scale.as_deref().map(parse_scale).transpose()?;
-    let running =
-        fake_apiserver::start(config, Listen { addr: cli.addr, tls: !cli.http }).await.map_err(|e| e.to_string())?;
+    let running = fake_apiserver::start(config, Listen { addr: cli.addr, tls: !cli.http, extra_sans: cli.tls_sans })
+        .await
+        .map_err(|e| e.to_string())?;
     for dir in &cli.crds {
         let n = fixtures::load_crds(&running.server, dir).map_err(|e| e.to_string())?;
         eprintln!("loaded {n} CRDs from {}", dir.display());

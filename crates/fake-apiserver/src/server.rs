@@ -24,6 +24,9 @@ pub struct Config {
     pub rbac: bool,
     /// How long a Deployment takes to report its replicas ready.
     pub deployment_ready_after: Duration,
+    /// Whether Deployments report ready at all (false: as a kube-apiserver with no
+    /// kube-controller-manager or kubelet, where they keep the status their writers give them).
+    pub deployment_controller: bool,
     /// Watch history kept for resuming; older resourceVersions get 410 Gone.
     pub history_limit: usize,
     pub faults: FaultConfig,
@@ -36,6 +39,7 @@ impl Default for Config {
         Self {
             rbac: false,
             deployment_ready_after: Duration::from_millis(200),
+            deployment_controller: true,
             history_limit: 100_000,
             faults: FaultConfig::default(),
             admin_token: format!("admin-{}", uuid::Uuid::new_v4().simple()),

@@ -1,5 +1,5 @@
-//! A throwaway certificate authority and serving certificate for 127.0.0.1/localhost, and the
-//! kubeconfig that trusts it.
+//! A throwaway certificate authority and serving certificate for 127.0.0.1/localhost (and any
+//! extra names asked for), and the kubeconfig that trusts it.
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
-pub fn generate() -> Result<Tls, TlsError> {
+pub fn generate(extra_sans: &[String]) -> Result<Tls, TlsError> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -32,7 +32,9 @@ pub fn generate() -> Result<Tls, TlsError> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string(), "::1".to_string()])?;
+    let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string(), "::1".to_string()];
+    names.extend(extra_sans.iter().cloned());
+    let mut params = CertificateParams::new(names)?;
     params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
     let cert = params.signed_by(&key, &issuer)?;
 

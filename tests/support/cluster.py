@@ -1,8 +1,8 @@
-"""The embedded API server (fake-apiserver) and the operator as child processes, and kubectl
-against them.
+"""The embedded API server (fake-apiserver) as a child process, and kubectl against it; shared by
+the examples and image suites.
 
-Binaries: $FAKE_APISERVER_BIN and $GITOPS_AGENT_OPERATOR_BIN, by default under target/debug
-(built by `cargo build --workspace`). kubectl comes from PATH.
+Binary: $FAKE_APISERVER_BIN, by default target/debug/fake-apiserver (built by
+`cargo build --workspace`). kubectl comes from PATH.
 """
 
 from __future__ import annotations
