@@ -1,47 +1,100 @@
 #!/usr/bin/env bash
-# Long property-based fuzzing: each property test runs with an unbounded number of cases for
-# FUZZ_SECONDS (default 600) and is then stopped; a failure (with proptest's shrunk input) ends
-# the run early and is saved in the test's .proptest-regressions file, which every `make test`
-# replays. `make test` itself runs each property with its default number of cases (the smoke run).
+# Coverage-guided fuzzing with cargo-fuzz (libFuzzer) of everything that parses outside input:
+# the targets are fuzz/fuzz_targets/*.rs (their doc comments say what each one checks).
 #
-#   scripts/fuzz.sh                    # every target, 10 minutes each, two at a time
-#   FUZZ_SECONDS=30 scripts/fuzz.sh    # a quick pass
-set -uo pipefail
+# For each target: first every input of its corpus (fuzz/corpus/<target>/, seeds and the inputs
+# of crashes found and fixed) is run once as a regression test, then libFuzzer explores for
+# FUZZ_SECONDS with the target's dictionary (fuzz/dict/<target>.dict when there is one). New
+# inputs go to target/fuzz/corpus/<target>/ (kept between runs, never committed by the script);
+# a crash leaves its input in target/fuzz/artifacts/<target>/ and fails the run.
+#
+#   scripts/fuzz.sh                          # CI: every target, 10 s each after its corpus
+#   FUZZ_SECONDS=600 FUZZ_JOBS=2 scripts/fuzz.sh   # make fuzz: long runs, two at a time
+#   scripts/fuzz.sh mcp_body redaction       # some targets
+#   FUZZ_RESULTS=bench/results/x.md scripts/fuzz.sh   # also write the table there
+#
+# The stable toolchain builds the targets: cargo-fuzz passes `-Z` flags, which RUSTC_BOOTSTRAP=1
+# lets a stable compiler accept. No sanitizer (`-s none`): the code under test has no `unsafe`,
+# and without AddressSanitizer the build is shorter and runs faster; panics (the targets' checks
+# are assertions), timeouts and memory blow-ups are what libFuzzer reports.
+set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FUZZ_SECONDS:-600}"
-targets=(
-    "gitops-agent-server any_json_is_read_as_a_message_or_refused_with_the_field_named"
-    "gitops-agent-server any_text_routes_to_an_offered_skill_with_only_its_parameters"
-    "gitops-agent-server secrets_in_log_lines_stay_redacted"
-    "gitops-agent-server any_body_at_mcp_or_a2a_gets_a_well_formed_answer"
-    "gitops-agent-server any_arguments_to_any_tool_get_an_answer_or_a_parameter_error"
-    "gitops-agent-controller every_admitted_spec_renders_into_valid_children"
-)
-cargo test --locked -q -p gitops-agent-server -p gitops-agent-controller --test properties --no-run || exit 1
-dir=target/fuzz
-mkdir -p "$dir"
+
+seconds="${FUZZ_SECONDS:-10}"
+jobs="${FUZZ_JOBS:-1}"
+export RUSTC_BOOTSTRAP=1
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+fi
+flags=(--sanitizer none --fuzz-dir fuzz)
+
+if [ "$#" -gt 0 ]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
+fi
+# The fuzz workspace pins the main workspace's versions.
+cp Cargo.lock fuzz/Cargo.lock
+started=$(date +%s)
+cargo fuzz build "${flags[@]}"
+echo "fuzz: built ${#targets[@]} targets in $(( $(date +%s) - started )) s"
+
+out=target/fuzz
+mkdir -p "$out"
+
+# One target: its corpus as regression inputs, then FUZZ_SECONDS of fuzzing. Prints one table row.
 run() {
-    local crate=$1 name=$2 started rc
-    started=$(date +%s)
-    PROPTEST_CASES=1000000000 timeout --signal=INT "$seconds" \
-        cargo test --locked -q -p "$crate" --test properties -- --exact "$name" >"$dir/$name.log" 2>&1
-    rc=$?
-    local took=$(( $(date +%s) - started ))
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ]; then
-        echo "$name: no failure in ${took} s"
+    local t=$1 seeds="fuzz/corpus/$1" work="$out/corpus/$1" artifacts="$out/artifacts/$1/" log="$out/$1.log"
+    mkdir -p "$seeds" "$work" "$artifacts"
+    local dict=()
+    [ -f "fuzz/dict/$t.dict" ] && dict=("-dict=fuzz/dict/$t.dict")
+    local replayed
+    replayed=$(find "$seeds" -type f | wc -l)
+    if ! cargo fuzz run "${flags[@]}" "$t" "$seeds" -- -runs=0 -timeout=30 "-artifact_prefix=$artifacts" >"$log.replay" 2>&1; then
+        echo "| $t | corpus replay FAILED ($replayed inputs): see $log.replay | | | | |"
+        return 1
+    fi
+    local rc=0
+    cargo fuzz run "${flags[@]}" "$t" "$work" "$seeds" -- "-max_total_time=$seconds" -timeout=30 \
+        -rss_limit_mb=4096 -print_final_stats=1 "-artifact_prefix=$artifacts" "${dict[@]}" >"$log" 2>&1 || rc=$?
+    local execs cov features corpus
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    features=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    corpus=$(find "$work" -type f | wc -l)
+    if [ "$rc" -eq 0 ]; then
+        echo "| $t | $replayed | ${execs:-?} | $(( ${execs:-0} / (seconds > 0 ? seconds : 1) )) | ${cov:-?} | ${features:-?} | $corpus | no crash |"
     else
-        echo "$name: FAILED after ${took} s (exit $rc), see $dir/$name.log"
+        echo "| $t | $replayed | ${execs:-?} | | ${cov:-?} | ${features:-?} | $corpus | CRASH (exit $rc): input in $artifacts, log $log |"
         return 1
     fi
 }
+
+header="| target | corpus inputs replayed | executions | executions/s | coverage (edges) | features | new corpus | result |
+|---|---|---|---|---|---|---|---|"
+rows="$out/rows"
+: >"$rows"
 status=0
-for ((i = 0; i < ${#targets[@]}; i += 2)); do
+for ((i = 0; i < ${#targets[@]}; i += jobs)); do
     pids=()
-    for t in "${targets[@]:i:2}"; do
-        # shellcheck disable=SC2086
-        run $t &
+    for t in "${targets[@]:i:jobs}"; do
+        (run "$t" >"$out/$t.row") &
         pids+=($!)
     done
-    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    for p in "${pids[@]}"; do
+        wait "$p" || status=1
+    done
+    for t in "${targets[@]:i:jobs}"; do
+        cat "$out/$t.row" >>"$rows"
+    done
 done
-exit $status
+table="$header
+$(cat "$rows")"
+echo "fuzz: ${seconds} s per target, $(nproc) CPUs, $(( $(date +%s) - started )) s in all"
+echo "$table"
+if [ -n "${FUZZ_RESULTS:-}" ]; then
+    printf '## Fuzzing (%s, %s s per target, %s at a time, %s CPUs)\n\n%s\n' "$(date +%Y-%m-%d)" "$seconds" "$jobs" "$(nproc)" "$table" >"$FUZZ_RESULTS"
+    echo "fuzz: wrote $FUZZ_RESULTS"
+fi
+exit "$status"

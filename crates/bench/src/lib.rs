@@ -7,6 +7,7 @@ pub mod apiserver;
 pub mod fleet;
 pub mod operator;
 pub mod server;
+pub mod soak;
 pub mod versus;
 
 mod estate;

@@ -57,18 +57,6 @@ prop_compose! {
     }
 }
 
-fn dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
-}
-
 proptest! {
     #[test]
     fn every_admitted_spec_renders_into_valid_children(manifest in spec()) {
@@ -76,20 +64,7 @@ proptest! {
         let children = render(&agent, &OperatorDefaults::default());
         prop_assert!(children.is_ok(), "{manifest}: {children:?}");
         for child in children.unwrap_or_default() {
-            let kind = child.kind();
-            // RBAC objects are named by path segment (any length up to 253, no '/'); the rest
-            // by DNS subdomain.
-            let valid = if kind.contains("Role") {
-                !child.name().is_empty() && child.name().len() <= 253 && !child.name().contains('/')
-            } else {
-                dns_subdomain(child.name())
-            };
-            prop_assert!(valid, "{} name {:?}", kind, child.name());
-            let object = child.to_json();
-            for (k, v) in object["metadata"]["labels"].as_object().into_iter().flatten() {
-                let v = v.as_str().unwrap_or_default();
-                prop_assert!(v.len() <= 63, "{} label {k}={v}", child.kind());
-            }
+            prop_assert!(child.naming_problem().is_none(), "{manifest}: {:?}", child.naming_problem());
         }
     }
 }

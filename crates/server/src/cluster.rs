@@ -163,12 +163,25 @@ pub async fn context_config(kc: &Kubeconfig, context: &str) -> Result<Config, Cl
 pub async fn file_config(path: &Path) -> Result<(Config, ContextInfo), ClusterError> {
     let shown = path.display().to_string();
     let kc = Kubeconfig::read_from(path).map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
-    let contexts = Contexts::from_kubeconfig(&kc, &shown, None);
+    kubeconfig_config(kc, &shown).await
+}
+
+/// The client configuration and the context shown for a parsed kubeconfig (its current context),
+/// `shown` naming where it came from in errors.
+pub async fn kubeconfig_config(kc: Kubeconfig, shown: &str) -> Result<(Config, ContextInfo), ClusterError> {
+    let contexts = Contexts::from_kubeconfig(&kc, shown, None);
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
-        .map_err(|source| ClusterError::Context { path: shown, context: "(current)".into(), source })?;
+        .map_err(|source| ClusterError::Context { path: shown.into(), context: "(current)".into(), source })?;
     let info = contexts.current_info().cloned().unwrap_or_else(|| ContextInfo::named(&contexts.source));
     Ok((config, info))
+}
+
+/// An error as tools and logs show it: a YAML parse error quotes the offending line, which may
+/// hold a token, so only its first line (where and what) is kept, with anything that looks like a
+/// credential redacted.
+pub fn shown_error(e: &ClusterError) -> String {
+    crate::redact::redact(e.to_string().lines().next().unwrap_or_default())
 }
 
 /// Counts every request the client sends, and records whether it was answered.

@@ -112,9 +112,7 @@ impl Member {
             });
             Ok(Link { client, cache, access, refresh })
         });
-        // A YAML parse error quotes the offending line, which may hold a token: only its first
-        // line (where and what) is kept, with anything that looks like a credential redacted.
-        let link = link.map_err(|e| crate::redact::redact(e.to_string().lines().next().unwrap_or_default()));
+        let link = link.map_err(|e| cluster::shown_error(&e));
         if let Err(e) = &link {
             tracing::warn!(cluster = name, error = %e, "cannot connect to the cluster");
         }

@@ -64,6 +64,8 @@ pub struct Metrics {
     pub tool_duration: Family<ToolNameLabels, Histogram>,
     pub cache_objects: Family<KindLabels, Gauge>,
     pub cache_ready: Family<ClusterLabels, Gauge>,
+    /// Set when /metrics is read: a task leak shows as growth over a soak run.
+    pub runtime_tasks: Gauge,
     registry: Mutex<Registry>,
 }
 
@@ -81,6 +83,7 @@ impl Default for Metrics {
         let tool_duration = Family::<ToolNameLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
         let cache_objects = Family::<KindLabels, Gauge>::default();
         let cache_ready = Family::<ClusterLabels, Gauge>::default();
+        let runtime_tasks = Gauge::default();
         registry.register("http_requests", "HTTP requests by method, path and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
         registry.register(
@@ -104,6 +107,7 @@ impl Default for Metrics {
             "1 once every watch cache of the cluster has listed its objects",
             cache_ready.clone(),
         );
+        registry.register("runtime_tasks", "Tasks alive in the async runtime", runtime_tasks.clone());
         Self {
             http_requests,
             http_duration,
@@ -112,6 +116,7 @@ impl Default for Metrics {
             tool_duration,
             cache_objects,
             cache_ready,
+            runtime_tasks,
             registry: Mutex::new(registry),
         }
     }
@@ -141,6 +146,9 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.runtime_tasks.set(i64::try_from(runtime.metrics().num_alive_tasks()).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         if let Ok(registry) = self.registry.lock() {
             // Encoding into a String cannot fail.

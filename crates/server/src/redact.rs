@@ -6,43 +6,86 @@ use regex::Regex;
 
 const MASK: &str = "[REDACTED]";
 
-/// (pattern, replacement): the replacement keeps what tells a reader which secret was there.
-static RULES: LazyLock<Vec<(Regex, String)>> = LazyLock::new(|| {
-    let rules: [(&str, String); 8] = [
+/// How a rule's matches are replaced.
+enum Rule {
+    /// The replacement keeps what tells a reader which secret was there.
+    Replace(Regex, String),
+    /// Group 2, the value of the key in group 1, is masked.
+    KeyValue(Regex),
+}
+
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    let rules: [(&str, Option<String>); 8] = [
         // PEM private keys, whole blocks (a log line may hold one with literal "\n"s).
         (
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
-            format!("-----BEGIN PRIVATE KEY-----{MASK}-----END PRIVATE KEY-----"),
+            Some(format!("-----BEGIN PRIVATE KEY-----{MASK}-----END PRIVATE KEY-----")),
         ),
         // Authorization headers and bearer tokens.
-        (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*", format!("$1 {MASK}")),
+        (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*", Some(format!("$1 {MASK}"))),
         // JSON Web Tokens.
-        (r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", MASK.to_string()),
+        (r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", Some(MASK.to_string())),
         // AWS access key ids.
-        (r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", MASK.to_string()),
+        (r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", Some(MASK.to_string())),
         // GitHub, GitLab and Slack tokens.
-        (r"\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9\-_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})", MASK.to_string()),
+        (
+            r"\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9\-_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})",
+            Some(MASK.to_string()),
+        ),
         // key=value and "key": "value" where the key names a secret.
         (
             r#"(?i)("?[a-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?)"?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;}&]+)"#,
-            format!("$1{MASK}"),
+            None,
         ),
         // Credentials in URLs: scheme://user:password@host.
-        (r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@", format!("$1{MASK}@")),
+        (r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@", Some(format!("$1{MASK}@"))),
         // Long base64 runs (encoded keys, certificates, kubeconfigs).
-        (r"[A-Za-z0-9+/]{64,}={0,2}", MASK.to_string()),
+        (r"[A-Za-z0-9+/]{64,}={0,2}", Some(MASK.to_string())),
     ];
-    rules.into_iter().map(|(p, r)| (Regex::new(p).expect("redaction patterns are valid"), r)).collect()
+    rules
+        .into_iter()
+        .map(|(p, r)| {
+            let re = Regex::new(p).expect("redaction patterns are valid");
+            match r {
+                Some(r) => Rule::Replace(re, r),
+                None => Rule::KeyValue(re),
+            }
+        })
+        .collect()
 });
 
 /// The text with every secret-looking value replaced by `[REDACTED]`.
 pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
-    for (re, replacement) in RULES.iter() {
-        if re.is_match(&out) {
-            out = re.replace_all(&out, replacement.as_str()).into_owned();
+    for rule in RULES.iter() {
+        match rule {
+            Rule::Replace(re, replacement) if re.is_match(&out) => {
+                out = re.replace_all(&out, replacement.as_str()).into_owned();
+            }
+            Rule::KeyValue(re) if re.is_match(&out) => out = mask_values(re, &out),
+            _ => {}
         }
     }
+    out
+}
+
+/// Masks the value of each secret-named key. A "value" that is itself a secret-named key
+/// (`secret: token: X`, found by fuzzing) is not one: the search goes on from it, so X is masked
+/// as token's value.
+fn mask_values(re: &Regex, text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(c) = re.captures_at(text, at) {
+        let Some(value) = c.get(2) else { break };
+        out.push_str(&text[at..value.start()]);
+        at = value.start();
+        let is_key = re.find_at(text, at).is_some_and(|next| next.start() == at);
+        if !is_key {
+            out.push_str(MASK);
+            at = value.end();
+        }
+    }
+    out.push_str(&text[at..]);
     out
 }
 
@@ -63,6 +106,8 @@ mod tests {
             ("aws AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE"),
             ("clone https://git:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/x", "ghp_abcdef"),
             ("redis://default:pa55word@redis:6379", "pa55word"),
+            (r#"secret":  token: DDuuduuuudUHGDqnjmn01i69ijB3"#, "DDuuduuuudUHGDqnjmn01i69ijB3"),
+            ("password=hunter2: retrying", "hunter2"),
             ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
             (&format!("blob {}", "QUJD".repeat(20)), "QUJDQUJD"),
         ];

@@ -274,6 +274,7 @@ async fn health_readiness_and_the_predecessors_metric_names() {
         r#"tool_call_duration_seconds_count{tool="get_events"} 1"#,
         r#"cache_objects{cluster="local",kind="kustomizations.kustomize.toolkit.fluxcd.io"} 9"#,
         r#"cache_ready{cluster="local"} 1"#,
+        "# TYPE runtime_tasks gauge",
     ] {
         assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
     }

@@ -98,4 +98,39 @@ impl Child {
             None => format!("{}/{}", self.kind(), self.name()),
         }
     }
+
+    /// What the API server would refuse in this child's name or labels: RBAC objects are named
+    /// by path segment (any length up to 253, no '/'), the rest by DNS subdomain; label values
+    /// are at most 63 characters. None when it would take them. The property tests and the fuzz
+    /// targets hold every rendered child to this.
+    pub fn naming_problem(&self) -> Option<String> {
+        let kind = self.kind();
+        let name = self.name();
+        let valid = if kind.contains("Role") {
+            !name.is_empty() && name.len() <= 253 && !name.contains('/')
+        } else {
+            dns_subdomain(name)
+        };
+        if !valid {
+            return Some(format!("{kind} name {name:?}"));
+        }
+        self.meta()
+            .labels
+            .iter()
+            .flatten()
+            .find(|(_, v)| v.len() > 63)
+            .map(|(k, v)| format!("{kind} {name}: label {k}={v} is longer than 63 characters"))
+    }
+}
+
+fn dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
