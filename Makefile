@@ -4,7 +4,7 @@ E2E_MODE ?= pods
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test examples-test image image-test e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet fuzz soak
+.PHONY: help build test protocol-test conformance chart-test examples-test image image-test e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet fuzz fuzz-smoke soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-build:
 # Long runs, not in CI (which runs scripts/fuzz.sh for a short smoke of each target).
 fuzz: ## cargo-fuzz (libFuzzer, stable toolchain): each target's corpus, then FUZZ_SECONDS (600) of fuzzing, two targets at a time; table in bench/results/
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_JOBS=$${FUZZ_JOBS:-2} FUZZ_RESULTS=$${FUZZ_RESULTS:-bench/results/$$(date +%F)-fuzz.md} scripts/fuzz.sh
+
+fuzz-smoke: ## What CI runs: every fuzz target's corpus as regression inputs, then 10 s of fuzzing each (dev-profile build)
+	FUZZ_BUILD=dev scripts/fuzz.sh
 
 soak: ## Release agent (10,000 churning Flux objects, 10 clients, a fault every 3 min) and operator (500 agents, leader failover) for SOAK_MINUTES (30) each: RSS, FDs, tasks, errors; fails on growth or a wrong answer; tables and plots in bench/results/
 	scripts/release-build.sh

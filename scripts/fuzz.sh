@@ -12,6 +12,8 @@
 #   FUZZ_SECONDS=600 FUZZ_JOBS=2 scripts/fuzz.sh   # make fuzz: long runs, two at a time
 #   scripts/fuzz.sh mcp_body redaction       # some targets
 #   FUZZ_RESULTS=bench/results/x.md scripts/fuzz.sh   # also write the table there
+#   FUZZ_BUILD=dev scripts/fuzz.sh           # CI: fuzz/Cargo.toml's dev profile, a shorter build
+#   FUZZ_BUILD_ONLY=1 scripts/fuzz.sh        # build the targets and stop (CI builds them early)
 #
 # The stable toolchain builds the targets: cargo-fuzz passes `-Z` flags, which RUSTC_BOOTSTRAP=1
 # lets a stable compiler accept. No sanitizer (`-s none`): the code under test has no `unsafe`,
@@ -28,6 +30,11 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
 flags=(--sanitizer none --fuzz-dir fuzz)
+case "${FUZZ_BUILD:-release}" in
+    release) ;;
+    dev) flags+=(--dev) ;;
+    *) echo "FUZZ_BUILD must be release or dev, not ${FUZZ_BUILD}" >&2; exit 2 ;;
+esac
 
 if [ "$#" -gt 0 ]; then
     targets=("$@")
@@ -39,6 +46,9 @@ cp Cargo.lock fuzz/Cargo.lock
 started=$(date +%s)
 cargo fuzz build "${flags[@]}"
 echo "fuzz: built ${#targets[@]} targets in $(( $(date +%s) - started )) s"
+if [ -n "${FUZZ_BUILD_ONLY:-}" ]; then
+    exit 0
+fi
 
 out=target/fuzz
 mkdir -p "$out"

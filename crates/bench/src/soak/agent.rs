@@ -5,7 +5,7 @@
 //! 2026-07-28) and SOAK_A2A_CLIENTS A2A clients (default 2: one blocking SendMessage with
 //! GetTask, one SendStreamingMessage), each SOAK_CALLS_PER_SECOND times a second (default 2), and
 //! a fault every SOAK_FAULT_EVERY_SECONDS (default 180): an API outage, dropped watches with 410
-//! Gone, a burst of 429s, in turn.
+//! Gone, a burst of 429s, in turn, after a first round of the three a minute apart.
 //!
 //! After each fault the churn pauses and the agent's answers are compared with the API server's
 //! own state (a namespace's Kustomizations and HelmReleases, with the revision and message the
@@ -33,6 +33,7 @@ use crate::{Outcome, estate, knobs, paths, process};
 
 const NAMESPACES: usize = 100;
 const RECOVERY_LIMIT: Duration = Duration::from_secs(90);
+const WARM_UP_GAP: Duration = Duration::from_secs(60);
 
 fn kustomizations() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -424,8 +425,13 @@ async fn faults_and_recoveries(
     let session = Session::stateless(&http, &url);
     let ks_total = scale.namespaces * scale.kustomizations_per_namespace;
     let mut pick = Pick(0xfa17);
-    for (name, config, lasts) in faults().into_iter().cycle() {
-        tokio::time::sleep(every.saturating_sub(lasts)).await;
+    let kinds = faults().len();
+    for (round, (name, config, lasts)) in faults().into_iter().cycle().enumerate() {
+        // One of each fault a minute apart first, so that the window memory is compared from
+        // (minute 5) already holds what each fault leaves behind once (a relist's high-water
+        // mark): what grows after it is a leak, not the first time a fault happened.
+        let gap = if round < kinds { WARM_UP_GAP.min(every) } else { every };
+        tokio::time::sleep(gap.saturating_sub(lasts)).await;
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -679,7 +685,7 @@ fn report_run(
         })
         .collect();
     let notes = format!(
-        "{} minutes, {generated} objects ({} namespaces × {} Kustomizations + {} HelmReleases, plus their GitRepositories and Events), {} status changes/s, {} MCP + {} A2A clients at {} calls/s each, a fault every {} s; sampled every {} s. Faults: {}.",
+        "{} minutes, {generated} objects ({} namespaces × {} Kustomizations + {} HelmReleases, plus their GitRepositories and Events), {} status changes/s, {} MCP + {} A2A clients at {} calls/s each, a fault every {} s after a first round a minute apart; sampled every {} s. Faults: {}.",
         timing.total.as_secs() / 60,
         scale.namespaces,
         scale.kustomizations_per_namespace,
