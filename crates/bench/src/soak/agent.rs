@@ -68,6 +68,7 @@ struct Shared {
     churn_paused: AtomicBool,
     /// `steady`, the fault in force, or `recovering` from it.
     phase: Mutex<String>,
+    recoveries: Mutex<Vec<Recovery>>,
     calls: AtomicU64,
     /// Client errors while no fault was in force or being recovered from.
     steady_errors: AtomicU64,
@@ -420,8 +421,7 @@ async fn faults_and_recoveries(
     shared: Arc<Shared>,
     every: Duration,
     scale: Scale,
-) -> Vec<Recovery> {
-    let mut out = Vec::new();
+) {
     let session = Session::stateless(&http, &url);
     let ks_total = scale.namespaces * scale.kustomizations_per_namespace;
     let mut pick = Pick(0xfa17);
@@ -466,14 +466,15 @@ async fn faults_and_recoveries(
                 |a| format!("answers right {:.1} s after", a.as_secs_f64())
             )
         );
-        out.push(Recovery { fault: name, after, difference });
+        if let Ok(mut done) = shared.recoveries.lock() {
+            done.push(Recovery { fault: name, after, difference });
+        }
         shared.churn_paused.store(false, Ordering::Relaxed);
         shared.set_phase("steady");
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
     }
-    out
 }
 
 pub async fn run() -> Outcome {
@@ -520,6 +521,7 @@ pub async fn run() -> Outcome {
         stop: AtomicBool::new(false),
         churn_paused: AtomicBool::new(false),
         phase: Mutex::new("steady".into()),
+        recoveries: Mutex::new(Vec::new()),
         calls: AtomicU64::new(0),
         steady_errors: AtomicU64::new(0),
         fault_errors: AtomicU64::new(0),
@@ -601,8 +603,11 @@ pub async fn run() -> Outcome {
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(70), t).await;
     }
+    // Aborted rather than awaited (it may be waiting for its next fault): what it recorded is
+    // in `shared`.
     recoveries.abort();
-    let recoveries = recoveries.await.unwrap_or_default();
+    let _ = recoveries.await;
+    let recoveries = shared.recoveries.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
     // The run may end during a fault: the last answers are compared once more, faults off.
     running.server.set_faults(FaultConfig::default());
     let session = Session::stateless(&http, &agent.url);
