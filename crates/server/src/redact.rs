@@ -69,9 +69,9 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Masks the value of each secret-named key. A "value" that is itself a secret-named key
-/// (`secret: token: X`, found by fuzzing) is not one: the search goes on from it, so X is masked
-/// as token's value.
+/// Masks the value of each secret-named key. A "value" that is, or holds, a secret-named key
+/// (`secret: token: X`, `secret": {"client_secret": "X"}`, both found by fuzzing) is masked up to
+/// that key, and X is masked as that key's value.
 fn mask_values(re: &Regex, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
@@ -79,10 +79,18 @@ fn mask_values(re: &Regex, text: &str) -> String {
         let Some(value) = c.get(2) else { break };
         out.push_str(&text[at..value.start()]);
         at = value.start();
-        let is_key = re.find_at(text, at).is_some_and(|next| next.start() == at);
-        if !is_key {
-            out.push_str(MASK);
-            at = value.end();
+        // A "value" that holds a secret-named key (`secret": {"client_secret": "…"}`) is masked
+        // up to that key, which the next round masks the value of.
+        match re.find_at(text, at).map(|next| next.start()).filter(|&key| key < value.end()) {
+            Some(key) => {
+                let before = &text[at..key];
+                out.push_str(if before.chars().any(char::is_alphanumeric) { MASK } else { before });
+                at = key;
+            }
+            None => {
+                out.push_str(MASK);
+                at = value.end();
+            }
         }
     }
     out.push_str(&text[at..]);
@@ -108,6 +116,7 @@ mod tests {
             ("redis://default:pa55word@redis:6379", "pa55word"),
             (r#"secret":  token: DDuuduuuudUHGDqnjmn01i69ijB3"#, "DDuuduuuudUHGDqnjmn01i69ijB3"),
             ("password=hunter2: retrying", "hunter2"),
+            (r#"secret":  {"client_secret": "DDuuduuuudUHGDqnjmn01i69ijB3"} "#, "DDuuduuuudUHGDqnjmn01i69ijB3"),
             ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
             (&format!("blob {}", "QUJD".repeat(20)), "QUJDQUJD"),
         ];
