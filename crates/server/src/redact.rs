@@ -69,29 +69,26 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Masks the value of each secret-named key. A "value" that is, or holds, a secret-named key
-/// (`secret: token: X`, `secret": {"client_secret": "X"}`, both found by fuzzing) is masked up to
-/// that key, and X is masked as that key's value.
+/// Masks the value of each secret-named key. A "value" that is, or holds, a secret-named key (the
+/// three shapes below, found by fuzzing) is masked together with that key's value.
 fn mask_values(re: &Regex, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     while let Some(c) = re.captures_at(text, at) {
-        let Some(value) = c.get(2) else { break };
+        let Some(mut value) = c.get(2) else { break };
         out.push_str(&text[at..value.start()]);
-        at = value.start();
-        // A "value" that holds a secret-named key (`secret": {"client_secret": "…"}`) is masked
-        // up to that key, which the next round masks the value of.
-        match re.find_at(text, at).map(|next| next.start()).filter(|&key| key < value.end()) {
-            Some(key) => {
-                let before = &text[at..key];
-                out.push_str(if before.chars().any(char::is_alphanumeric) { MASK } else { before });
-                at = key;
-            }
-            None => {
-                out.push_str(MASK);
-                at = value.end();
-            }
+        // A value that holds a secret-named key (`secret: token: X`, `secret": {"client_secret":
+        // "X"}`, `token: X_secret=Y`) is masked through that key's own value.
+        while let Some(inner) = re
+            .captures_at(text, value.start())
+            .filter(|n| n.get(0).is_some_and(|k| k.start() < value.end()))
+            .and_then(|n| n.get(2))
+            .filter(|inner| inner.start() > value.start())
+        {
+            value = inner;
         }
+        out.push_str(MASK);
+        at = value.end();
     }
     out.push_str(&text[at..]);
     out
@@ -117,6 +114,7 @@ mod tests {
             (r#"secret":  token: DDuuduuuudUHGDqnjmn01i69ijB3"#, "DDuuduuuudUHGDqnjmn01i69ijB3"),
             ("password=hunter2: retrying", "hunter2"),
             (r#"secret":  {"client_secret": "DDuuduuuudUHGDqnjmn01i69ijB3"} "#, "DDuuduuuudUHGDqnjmn01i69ijB3"),
+            (r#" token: DDDFFFFFFFFFFFFFFFFFFFFFFDDDDB6nt_secret": "x"} "#, "DDDFFFFFFFFFFFFFFFFFFFFFFDDDDB6"),
             ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
             (&format!("blob {}", "QUJD".repeat(20)), "QUJDQUJD"),
         ];
