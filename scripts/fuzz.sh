@@ -14,6 +14,7 @@
 #   FUZZ_RESULTS=bench/results/x.md scripts/fuzz.sh   # also write the table there
 #   FUZZ_BUILD=dev scripts/fuzz.sh           # CI: fuzz/Cargo.toml's dev profile, a shorter build
 #   FUZZ_BUILD_ONLY=1 scripts/fuzz.sh        # build the targets and stop (CI builds them early)
+#   FUZZ_NEW_CRASH_FAILS=0 scripts/fuzz.sh   # CI: a corpus input that fails fails the run; a new crash is reported
 #
 # The stable toolchain builds the targets: cargo-fuzz passes `-Z` flags, which RUSTC_BOOTSTRAP=1
 # lets a stable compiler accept. No sanitizer (`-s none`): the code under test has no `unsafe`,
@@ -77,6 +78,10 @@ run() {
         echo "| $t | $replayed | ${execs:-?} | $(( ${execs:-0} / (seconds > 0 ? seconds : 1) )) | ${cov:-?} | ${features:-?} | $corpus | no crash |"
     else
         echo "| $t | $replayed | ${execs:-?} | | ${cov:-?} | ${features:-?} | $corpus | CRASH (exit $rc): input in $artifacts, log $log |"
+        # A replayed corpus input that fails is a regression and always fails the run; a new
+        # input found in a short smoke is reported (FUZZ_NEW_CRASH_FAILS=0, CI) so that which
+        # inputs a 10 s exploration happens to reach does not decide whether CI is green.
+        [ "${FUZZ_NEW_CRASH_FAILS:-1}" = 0 ] && echo "fuzz: NEW CRASH in $t (not a regression): $(ls "$artifacts" | head -3)" >&2 && return 0
         return 1
     fi
 }
