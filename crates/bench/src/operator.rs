@@ -14,8 +14,9 @@ use serde_json::json;
 
 use crate::{Outcome, knobs, paths};
 
-async fn converge(n: usize) -> Result<String, Box<dyn std::error::Error>> {
-    let resync = knobs::number("BENCH_RESYNC_SECONDS", 10);
+/// The embedded API server the operator benchmarks and soak run against: the GitOpsAgent and
+/// optional CRDs loaded, Deployments Ready 20 ms after they are written.
+pub async fn api_server() -> Result<(fake_apiserver::Running, kube::Client), Box<dyn std::error::Error>> {
     let root = paths::repo_root();
     let running = fake_apiserver::start(
         Config { deployment_ready_after: Duration::from_millis(20), ..Config::default() },
@@ -25,6 +26,12 @@ async fn converge(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     fixtures::load_crds(&running.server, &root.join("crds"))?;
     fixtures::load_crds(&running.server, &root.join("examples/optional-crds"))?;
     let client = running.client().await?;
+    Ok((running, client))
+}
+
+async fn converge(n: usize) -> Result<String, Box<dyn std::error::Error>> {
+    let resync = knobs::number("BENCH_RESYNC_SECONDS", 10);
+    let (running, client) = api_server().await?;
     let namespaces = (n / 10).max(1);
     let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     for i in 0..namespaces {

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fake_apiserver::Running;
 use fake_apiserver::process::KillOnDrop;
 use fake_apiserver::stats::WRITE_VERBS;
-use fake_apiserver::{Config, Listen, Running, fixtures};
 use futures::StreamExt;
 use gitops_agent_api::GitOpsAgent;
 use gitops_agent_controller::render::{self, FIELD_MANAGER, OperatorDefaults};
@@ -303,15 +303,7 @@ fn is_child(k: &str) -> bool {
 }
 
 async fn setup(agents: usize, namespaces: usize) -> Result<(Running, kube::Client), Box<dyn std::error::Error>> {
-    let root = paths::repo_root();
-    let running = fake_apiserver::start(
-        Config { deployment_ready_after: Duration::from_millis(20), ..Config::default() },
-        Listen::default(),
-    )
-    .await?;
-    fixtures::load_crds(&running.server, &root.join("crds"))?;
-    fixtures::load_crds(&running.server, &root.join("examples/optional-crds"))?;
-    let client = running.client().await?;
+    let (running, client) = crate::operator::api_server().await?;
     let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     // The operator's own namespace holds its Lease, as in an install from config/default.
     let names =
