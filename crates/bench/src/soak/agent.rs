@@ -27,7 +27,7 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
-use super::{Check, Series, Timing, does_not_grow, grows_at_most, process_columns, report};
+use super::{Check, Phase, Series, Timing, does_not_grow, grows_at_most, process_columns, report};
 use crate::load::{self, Http, Session};
 use crate::{Outcome, estate, knobs, paths, process};
 
@@ -67,7 +67,7 @@ struct Shared {
     /// The churn waits while the answers are compared with the API server.
     churn_paused: AtomicBool,
     /// `steady`, the fault in force, or `recovering` from it.
-    phase: Mutex<String>,
+    phase: Phase,
     recoveries: Mutex<Vec<Recovery>>,
     calls: AtomicU64,
     /// Client errors while no fault was in force or being recovered from.
@@ -80,20 +80,10 @@ struct Shared {
 }
 
 impl Shared {
-    fn phase(&self) -> String {
-        self.phase.lock().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    fn set_phase(&self, phase: &str) {
-        if let Ok(mut p) = self.phase.lock() {
-            *p = phase.to_string();
-        }
-    }
-
     fn record(&self, result: Result<(), String>) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = result {
-            if self.phase() == "steady" {
+            if self.phase.get() == "steady" {
                 self.steady_errors.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut first) = self.first_steady_error.lock() {
                     first.get_or_insert(e);
@@ -435,11 +425,11 @@ async fn faults_and_recoveries(
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        shared.set_phase(name);
+        shared.phase.set(name);
         running.server.set_faults(config);
         tokio::time::sleep(lasts).await;
         running.server.set_faults(FaultConfig::default());
-        shared.set_phase(&format!("recovering from {name}"));
+        shared.phase.set(&format!("recovering from {name}"));
         shared.churn_paused.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let namespaces = [shared.last_namespace.load(Ordering::Relaxed), pick.next(scale.namespaces)];
@@ -470,7 +460,7 @@ async fn faults_and_recoveries(
             done.push(Recovery { fault: name, after, difference });
         }
         shared.churn_paused.store(false, Ordering::Relaxed);
-        shared.set_phase("steady");
+        shared.phase.set("steady");
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -520,7 +510,7 @@ pub async fn run() -> Outcome {
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         churn_paused: AtomicBool::new(false),
-        phase: Mutex::new("steady".into()),
+        phase: Phase::steady(),
         recoveries: Mutex::new(Vec::new()),
         calls: AtomicU64::new(0),
         steady_errors: AtomicU64::new(0),
@@ -583,7 +573,7 @@ pub async fn run() -> Outcome {
         let calls = shared.calls.load(Ordering::Relaxed);
         series.push(
             started.elapsed(),
-            &shared.phase(),
+            &shared.phase.get(),
             vec![
                 rss,
                 fds,

@@ -45,6 +45,25 @@ impl Timing {
     }
 }
 
+/// What a run is doing (steady, a fault, a recovery): set by its fault loop, read with each sample.
+pub struct Phase(std::sync::Mutex<String>);
+
+impl Phase {
+    pub fn steady() -> Phase {
+        Phase(std::sync::Mutex::new("steady".into()))
+    }
+
+    pub fn get(&self) -> String {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub fn set(&self, phase: &str) {
+        if let Ok(mut p) = self.0.lock() {
+            *p = phase.to_string();
+        }
+    }
+}
+
 /// RSS (MiB), open file descriptors and threads of a process.
 pub fn process_columns(pid: u32) -> [f64; 3] {
     [rss_mib(pid), open_fds(pid) as f64, threads(pid) as f64]

@@ -28,7 +28,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
-use super::{Check, Series, Timing, does_not_grow, grows_at_most, process_columns, report};
+use super::{Check, Phase, Series, Timing, does_not_grow, grows_at_most, process_columns, report};
 use crate::{Outcome, knobs, paths};
 
 const REPLICAS: [&str; 2] = ["replica-a", "replica-b"];
@@ -69,21 +69,9 @@ impl Desired {
 struct Shared {
     stop: AtomicBool,
     changes: AtomicU64,
-    phase: Mutex<String>,
+    phase: Phase,
     desired: Mutex<BTreeMap<usize, Option<Desired>>>,
     failovers: Mutex<Vec<Duration>>,
-}
-
-impl Shared {
-    fn phase(&self) -> String {
-        self.phase.lock().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    fn set_phase(&self, phase: &str) {
-        if let Ok(mut p) = self.phase.lock() {
-            *p = phase.to_string();
-        }
-    }
 }
 
 async fn apply(client: &kube::Client, i: usize, namespaces: usize, desired: &Desired) -> Result<(), kube::Error> {
@@ -193,7 +181,7 @@ async fn failovers(client: kube::Client, pids: [u32; 2], shared: Arc<Shared>, ev
         }
         let Some(holder) = leader(&client).await else { continue };
         let Some(index) = REPLICAS.iter().position(|r| *r == holder) else { continue };
-        shared.set_phase(&format!("{holder} frozen"));
+        shared.phase.set(&format!("{holder} frozen"));
         let frozen = Instant::now();
         signal(pids[index], "STOP");
         while frozen.elapsed() < Duration::from_secs(120) && leader(&client).await.as_deref() == Some(holder.as_str()) {
@@ -207,7 +195,7 @@ async fn failovers(client: kube::Client, pids: [u32; 2], shared: Arc<Shared>, ev
         // Frozen a little past the handover, so it wakes to a Lease it no longer holds.
         tokio::time::sleep(Duration::from_secs(3)).await;
         signal(pids[index], "CONT");
-        shared.set_phase("steady");
+        shared.phase.set("steady");
     }
 }
 
@@ -359,7 +347,7 @@ pub async fn run() -> Outcome {
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         changes: AtomicU64::new(0),
-        phase: Mutex::new("steady".into()),
+        phase: Phase::steady(),
         desired: Mutex::new((0..agents).map(|i| (i, Some(first.clone()))).collect()),
         failovers: Mutex::new(Vec::new()),
     });
@@ -399,7 +387,7 @@ pub async fn run() -> Outcome {
         before = now;
         series.push(
             soak_started.elapsed(),
-            &shared.phase(),
+            &shared.phase.get(),
             vec![
                 rss_a,
                 rss_b,
