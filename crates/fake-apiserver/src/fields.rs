@@ -483,6 +483,68 @@ pub struct Conflict {
     pub field: String,
 }
 
+/// Why an apply was refused.
+#[derive(Debug, PartialEq)]
+pub enum ApplyError {
+    /// Fields other managers own with other values.
+    Conflicts(Vec<Conflict>),
+    /// The configuration is not an object of its type (kube: "failed to create typed patch
+    /// object"), e.g. a list-map item without one of its keys.
+    Invalid(String),
+}
+
+/// Every item of every list-map in `v` is an object that has each key (or a key with a default)
+/// once: an item without its key could not be found again, so applying it twice would add it
+/// twice. `path` is the schema path of `v`.
+fn check_list_keys(v: &Value, schema: Schema, path: &mut Vec<String>) -> Result<(), String> {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                path.push(k.clone());
+                check_list_keys(child, schema, path)?;
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            let ListKind::Map(keys) = schema.list_kind(path) else { return Ok(()) };
+            let at = dotted_schema_path(path);
+            let mut seen = Vec::new();
+            path.push(ITEM.into());
+            for (i, item) in items.iter().enumerate() {
+                let Some(fields) = item.as_object() else {
+                    return Err(format!(
+                        "{at}: element {i}: associative list with keys has an element that is not a map"
+                    ));
+                };
+                if let Some(key) = keys.iter().find(|k| !fields.contains_key(*k) && !key_has_default(k)) {
+                    return Err(format!(
+                        "{at}: element {i}: associative list with keys has an element that omits key field \"{key}\" (and doesn't have default value)"
+                    ));
+                }
+                let key = item_key(item, &keys);
+                if seen.contains(&key) {
+                    return Err(format!("{at}: duplicate entries for key {}", dotted(&[key])));
+                }
+                seen.push(key);
+                check_list_keys(item, schema, path)?;
+            }
+            path.pop();
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The list-map keys kube defaults when an item leaves them out (a port's protocol is TCP).
+fn key_has_default(key: &str) -> bool {
+    key == "protocol"
+}
+
+/// `.spec.template.spec.containers` for a schema path (list items left out).
+fn dotted_schema_path(path: &[String]) -> String {
+    path.iter().filter(|p| *p != ITEM).map(|p| format!(".{p}")).collect()
+}
+
 /// What an apply needs to know besides the objects.
 pub struct ApplyRequest<'a> {
     pub manager: &'a str,
@@ -495,7 +557,8 @@ pub struct ApplyRequest<'a> {
 
 /// Server-side apply of `config` onto `live`: the merged object (with managedFields), or the
 /// conflicts that refused it.
-pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -> Result<Value, Vec<Conflict>> {
+pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -> Result<Value, ApplyError> {
+    check_list_keys(config, schema, &mut Vec::new()).map_err(ApplyError::Invalid)?;
     let mut managers = Manager::read_all(live);
     let new_set = FieldSet::of_object(config, schema, req.section);
 
@@ -525,7 +588,7 @@ pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -
         }
     }
     if !conflicts.is_empty() {
-        return Err(conflicts);
+        return Err(ApplyError::Conflicts(conflicts));
     }
 
     let mut merged = merge(live, config, schema, &[]);
@@ -692,7 +755,11 @@ mod tests {
                 .unwrap_err();
         assert_eq!(
             err,
-            vec![Conflict { manager: "a".into(), api_version: "apps/v1".into(), field: ".spec.replicas".into() }]
+            ApplyError::Conflicts(vec![Conflict {
+                manager: "a".into(),
+                api_version: "apps/v1".into(),
+                field: ".spec.replicas".into()
+            }])
         );
         let b =
             apply(&a, &json!({"metadata": {"name": "x"}, "spec": {"replicas": 3}}), Schema::Builtin, &req("b", true))
@@ -700,6 +767,29 @@ mod tests {
         assert_eq!(b["spec"]["replicas"], 3);
         let owners = Manager::read_all(&b);
         assert!(owners.iter().all(|m| m.manager != "a" || !m.fields.contains(&["f:spec".into(), "f:replicas".into()])));
+    }
+
+    #[test]
+    fn list_map_items_without_their_key_or_twice_are_refused() {
+        let containers =
+            |items: Value| json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"containers": items}}}});
+        let live = json!({"metadata": {"name": "x"}});
+        let refused = |items: Value| match apply(&live, &containers(items), Schema::Builtin, &req("m", false)) {
+            Err(ApplyError::Invalid(message)) => message,
+            other => panic!("accepted: {other:?}"),
+        };
+        assert_eq!(
+            refused(json!([{"name": "a"}, {"image": "b"}])),
+            ".spec.template.spec.containers: element 1: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
+        );
+        assert_eq!(
+            refused(json!([{"name": "a"}, {"name": "a", "image": "b"}])),
+            ".spec.template.spec.containers: duplicate entries for key [name=\"a\"]"
+        );
+        assert!(refused(json!(["a"])).contains("element 0"));
+        // A port's protocol defaults to TCP: a port without it is fine.
+        let ports = json!([{"name": "a", "ports": [{"containerPort": 80}]}]);
+        assert!(apply(&live, &containers(ports), Schema::Builtin, &req("m", false)).is_ok());
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn smp(target: &Value, patch: &Value, path: &[String]) -> Value {
                 child.push(k.clone());
                 let merged = match t.get(k) {
                     Some(tv) => smp(tv, v, &child),
-                    None => strip_directives(v),
+                    None => fresh(v),
                 };
                 out.insert(k.clone(), merged);
             }
@@ -81,7 +81,7 @@ fn smp(target: &Value, patch: &Value, path: &[String]) -> Value {
                         }
                         Some(i) => out[i] = smp(&out[i], item, &item_path),
                         None if delete => {}
-                        None => out.push(strip_directives(item)),
+                        None => out.push(fresh(item)),
                     }
                 }
                 Value::Array(out)
@@ -97,16 +97,19 @@ fn smp(target: &Value, patch: &Value, path: &[String]) -> Value {
             }
             ListKind::Atomic => patch.clone(),
         },
-        (_, p) => strip_directives(p),
+        (_, p) => fresh(p),
     }
 }
 
-fn strip_directives(v: &Value) -> Value {
+/// A patch value with nothing in the target to merge into, as kube stores it: without `$`
+/// directives, and without `null` fields (a null deletes only what exists; kube ignores the
+/// unmatched ones, and the built-in types could not hold them anyway).
+fn fresh(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect(),
+            m.iter().filter(|(k, v)| !k.starts_with('$') && !v.is_null()).map(|(k, v)| (k.clone(), fresh(v))).collect(),
         ),
-        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(fresh).collect()),
         other => other.clone(),
     }
 }
@@ -128,6 +131,17 @@ mod tests {
         let t = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}});
         let p = json!({"spec": {"containers": [{"name": "b", "image": "3"}, {"name": "a", "$patch": "delete"}]}});
         assert_eq!(strategic_merge_patch(&t, &p), json!({"spec": {"containers": [{"name": "b", "image": "3"}]}}));
+    }
+
+    #[test]
+    fn strategic_merge_drops_nulls_it_has_nothing_to_delete_from() {
+        let t = json!({"spec": {"replicas": 1}});
+        let p = json!({"spec": {"template": {"a": null, "b": {"c": null, "d": 1}}}, "status": {"x": null}});
+        assert_eq!(
+            strategic_merge_patch(&t, &p),
+            json!({"spec": {"replicas": 1, "template": {"b": {"d": 1}}}, "status": {}})
+        );
+        assert_eq!(strategic_merge_patch(&t, &p), merge_patch(&t, &p));
     }
 
     #[test]

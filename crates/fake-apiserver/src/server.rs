@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use crate::admission::{self, FieldValidation};
 use crate::auth::{Auth, User};
 use crate::faults::{FaultConfig, Faults};
-use crate::fields::{self, ApplyRequest, Schema, Section};
+use crate::fields::{self, ApplyError, ApplyRequest, Schema, Section};
 use crate::registry::ResourceType;
 use crate::stats::Stats;
 use crate::status::{self, ApiError};
@@ -511,7 +511,16 @@ impl Server {
             force: opts.force,
             now: &now(),
         };
-        let merged = fields::apply(&live, &config, schema(rt), &req).map_err(|conflicts| {
+        let merged = fields::apply(&live, &config, schema(rt), &req).map_err(|refused| {
+            let conflicts = match refused {
+                ApplyError::Conflicts(conflicts) => conflicts,
+                // kube answers a configuration that does not convert to its type with a bare 500.
+                ApplyError::Invalid(why) => {
+                    let gvk = format!("{}, Kind={}", rt.api_version(), rt.kind);
+                    let object = if rt.namespaced { format!("{ns}/{name}") } else { name.to_string() };
+                    return ApiError::new(500, "", format!("failed to create typed patch object ({object}; {gvk}): {why}"));
+                }
+            };
             let causes: Vec<(String, String, String)> = conflicts
                 .iter()
                 .map(|c| ("FieldManagerConflict".into(), c.field.clone(), format!("conflict with \"{}\" using {}", c.manager, c.api_version)))

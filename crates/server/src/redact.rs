@@ -15,14 +15,12 @@ enum Rule {
 }
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let rules: [(&str, Option<String>); 8] = [
+    let rules: [(&str, Option<String>); 7] = [
         // PEM private keys, whole blocks (a log line may hold one with literal "\n"s).
         (
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
             Some(format!("-----BEGIN PRIVATE KEY-----{MASK}-----END PRIVATE KEY-----")),
         ),
-        // Authorization headers and bearer tokens.
-        (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*", Some(format!("$1 {MASK}"))),
         // JSON Web Tokens.
         (r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", Some(MASK.to_string())),
         // AWS access key ids.
@@ -32,9 +30,11 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r"\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9\-_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})",
             Some(MASK.to_string()),
         ),
-        // key=value and "key": "value" where the key names a secret.
+        // key=value and "key": "value" where the key names a secret, and the credential of an
+        // Authorization header (`Bearer X`, `Basic X`). One rule for both, so a credential that
+        // looks like a key=value (`Bearer password=X`) is masked through its value.
         (
-            r#"(?i)("?[a-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?)"?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;}&]+)"#,
+            r#"(?i)("?[a-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?)"?\s*[:=]\s*|\b(?:bearer|basic)\s+)("[^"]*"|'[^']*'|[^\s,;}&]+)"#,
             None,
         ),
         // Credentials in URLs: scheme://user:password@host.
@@ -104,6 +104,9 @@ mod tests {
             ("password=hunter2 user=bob", "hunter2"),
             (r#"{"client_secret": "s3cr3t-value"}"#, "s3cr3t-value"),
             ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+            ("Authorization: Bearer password=DDuuduuuudUHGDqnjmn01i69ijB3 ", "DDuuduuuudUHGDqnjmn01i69ijB3"),
+            ("token: Bearer DDuuduuuudUHGDqnjmn01i69ijB3", "DDuuduuuudUHGDqnjmn01i69ijB3"),
+            ("authorization: basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNz"),
             (
                 "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
                 "eyJhbGci",
