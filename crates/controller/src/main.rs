@@ -137,6 +137,7 @@ fn main() -> ExitCode {
 fn run_operator(args: RunArgs) -> ExitCode {
     use gitops_agent_controller::{leader::LeaseConfig, operator, reconcile::Verification, telemetry};
     telemetry::init(args.log_format, &args.log_level);
+    gitops_agent_memory::one_arena();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -179,6 +179,8 @@ pub async fn run(
                 match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready()).await {
                     Ok(Ok(())) => {
                         ready.ready.store(true, Ordering::SeqCst);
+                        // The first lists are in; their pages and buffers are free.
+                        gitops_agent_memory::release_soon();
                         break;
                     }
                     Ok(Err(e)) => {
@@ -197,7 +199,11 @@ pub async fn run(
             });
         tokio::select! {
             _ = run => break,
-            _ = lost(&mut leading) => tracing::warn!("lost leadership: reconciliation stopped"),
+            _ = lost(&mut leading) => {
+                tracing::warn!("lost leadership: reconciliation stopped");
+                // The controller and its caches are gone with the leadership.
+                gitops_agent_memory::release_soon();
+            }
             _ = stopped.changed() => break,
         }
     }

@@ -10,13 +10,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::{ApiResource, Discovery, Scope};
-use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::task::JoinHandle;
 
 use crate::cluster::ApiHealth;
 use crate::kinds::{self, Kind};
+use crate::watch_store::{self, Objects};
 
 /// Why the cache cannot answer for a kind.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl Budget {
 
 /// One watch (a whole cluster, or one namespace) of one kind.
 struct Watch {
-    store: Store<DynamicObject>,
+    store: Objects,
     state: Arc<AtomicU8>,
     forbidden: Arc<RwLock<String>>,
     task: JoinHandle<()>,
@@ -112,15 +112,11 @@ impl Watched {
 
     /// Every object, in no particular order (callers sort what they show).
     fn objects(&self) -> Vec<Arc<DynamicObject>> {
-        self.watches.iter().flat_map(|w| w.store.state()).collect()
+        self.watches.iter().flat_map(|w| w.store.all()).collect()
     }
 
     fn get(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
-        let mut key = ObjectRef::new_with(name, self.resource.clone());
-        if !namespace.is_empty() {
-            key = key.within(namespace);
-        }
-        self.watches.iter().find_map(|w| w.store.get(&key))
+        self.watches.iter().find_map(|w| w.store.get(namespace, name))
     }
 }
 
@@ -384,17 +380,22 @@ fn strip(resource: &ApiResource) -> impl FnMut(&mut DynamicObject) + use<> {
 }
 
 fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource, budget: &Arc<Budget>) -> Watch {
-    let writer = reflector::store::Writer::new(resource.clone());
-    let store = writer.as_reader();
+    let mut writer = watch_store::Writer::default();
+    let store = writer.reader();
     let (reader, budget) = (store.clone(), budget.clone());
     let state = Arc::new(AtomicU8::new(LOADING));
     let forbidden = Arc::new(RwLock::new(String::new()));
     let (flag, why, kind) = (state.clone(), forbidden.clone(), resource.kind.clone());
-    let stream = watcher(api, watcher::Config::default()).default_backoff().modify(strip(resource)).reflect(writer);
+    let stream = watcher(api, watcher::Config::default()).default_backoff().modify(strip(resource));
     let task = tokio::spawn(async move {
         futures::pin_mut!(stream);
         let mut held = 0;
         while let Some(event) = stream.next().await {
+            let event = event.map(|e| {
+                let done = matches!(e, watcher::Event::InitDone);
+                writer.apply(e);
+                done
+            });
             let now = reader.len();
             let within = budget.account(held, now);
             held = now;
@@ -403,7 +404,11 @@ fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource, budget: &Arc<Bud
                 break;
             }
             match event {
-                Ok(watcher::Event::InitDone) => flag.store(SYNCED, Ordering::SeqCst),
+                Ok(true) => {
+                    flag.store(SYNCED, Ordering::SeqCst);
+                    // The list just replaced the previous copy of this kind.
+                    gitops_agent_memory::release_soon();
+                }
                 Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 403 => {
                     if let Ok(mut w) = why.write() {
                         *w = s.message.clone();
@@ -412,7 +417,7 @@ fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource, budget: &Arc<Bud
                     tracing::warn!(%kind, error = %s.message, "not allowed to list; answering with an error for this kind");
                 }
                 Err(e) => tracing::warn!(%kind, error = %e, "watch failed; retrying with backoff"),
-                Ok(_) => {}
+                Ok(false) => {}
             }
         }
     });

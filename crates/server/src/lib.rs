@@ -21,3 +21,4 @@ pub mod serve;
 pub mod telemetry;
 pub mod tools;
 pub mod validate;
+pub mod watch_store;

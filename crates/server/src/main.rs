@@ -64,6 +64,7 @@ fn main() -> ExitCode {
             emit(&(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"))
         }
         Command::Serve(args) => {
+            gitops_agent_memory::one_arena();
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {

@@ -1,0 +1,153 @@
+//! One watch's objects by namespace and name, with a relist applied in place.
+//!
+//! kube's reflector store fills a second map during a relist and swaps it in when the list is
+//! complete, so every relist holds two copies of the kind at once. glibc keeps that peak as free
+//! memory scattered between live objects: the agent's soak measured +40 to +60 MiB of RSS per
+//! relist of 11,000 objects that `malloc_trim` could not return (3 MiB of whole free pages). Here
+//! each listed object replaces its previous copy as it arrives, and what the list did not hold
+//! goes when it completes: one copy at a time. Readers see every object whole; during a relist
+//! some come from the list and some from before it, which a watch cache's readers see anyway.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use kube::ResourceExt;
+use kube::api::DynamicObject;
+use kube::runtime::watcher::Event;
+
+/// Namespace ("" for cluster-scoped objects) and name.
+type Key = (String, String);
+
+fn key(object: &DynamicObject) -> Key {
+    (object.namespace().unwrap_or_default(), object.name_any())
+}
+
+/// What readers of one watch see.
+#[derive(Clone, Default)]
+pub struct Objects(Arc<RwLock<HashMap<Key, Arc<DynamicObject>>>>);
+
+impl Objects {
+    /// Every object, in no particular order.
+    pub fn all(&self) -> Vec<Arc<DynamicObject>> {
+        self.0.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
+        let objects = self.0.read().ok()?;
+        objects.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().map(|m| m.len()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Applies one watch's events to its [`Objects`].
+#[derive(Default)]
+pub struct Writer {
+    objects: Objects,
+    /// The keys the list in progress has returned (None: no list in progress).
+    listed: Option<HashSet<Key>>,
+}
+
+impl Writer {
+    pub fn reader(&self) -> Objects {
+        self.objects.clone()
+    }
+
+    pub fn apply(&mut self, event: Event<DynamicObject>) {
+        let Ok(mut objects) = self.objects.0.write() else { return };
+        match event {
+            Event::Init => self.listed = Some(HashSet::new()),
+            Event::InitApply(object) | Event::Apply(object) => {
+                let key = key(&object);
+                if let Some(listed) = self.listed.as_mut() {
+                    listed.insert(key.clone());
+                }
+                objects.insert(key, Arc::new(object));
+            }
+            Event::Delete(object) => {
+                let key = key(&object);
+                if let Some(listed) = self.listed.as_mut() {
+                    listed.remove(&key);
+                }
+                objects.remove(&key);
+            }
+            Event::InitDone => {
+                if let Some(listed) = self.listed.take() {
+                    objects.retain(|key, _| listed.contains(key));
+                    objects.shrink_to_fit();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::api::ApiResource;
+    use kube::core::GroupVersionKind;
+
+    use super::*;
+
+    fn object(namespace: &str, name: &str, revision: &str) -> DynamicObject {
+        let resource =
+            ApiResource::from_gvk(&GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"));
+        let mut o = DynamicObject::new(name, &resource).within(namespace);
+        o.data = serde_json::json!({"status": {"lastAppliedRevision": revision}});
+        o
+    }
+
+    fn revision(objects: &Objects, namespace: &str, name: &str) -> Option<String> {
+        objects
+            .get(namespace, name)
+            .map(|o| o.data["status"]["lastAppliedRevision"].as_str().unwrap_or_default().to_string())
+    }
+
+    #[test]
+    fn a_relist_replaces_in_place_and_drops_what_it_did_not_list() {
+        let mut writer = Writer::default();
+        let objects = writer.reader();
+        for event in [
+            Event::Init,
+            Event::InitApply(object("a", "one", "r1")),
+            Event::InitApply(object("a", "two", "r1")),
+            Event::InitDone,
+        ] {
+            writer.apply(event);
+        }
+        assert_eq!(objects.len(), 2);
+
+        writer.apply(Event::Init);
+        writer.apply(Event::InitApply(object("a", "one", "r2")));
+        // Mid-relist: the listed object is the new copy, the one not listed yet is still there.
+        assert_eq!(revision(&objects, "a", "one").as_deref(), Some("r2"));
+        assert_eq!(revision(&objects, "a", "two").as_deref(), Some("r1"));
+        writer.apply(Event::InitApply(object("b", "three", "r1")));
+        writer.apply(Event::InitDone);
+        // "two" was deleted while the watch was down: the completed list removes it.
+        let mut names: Vec<String> = objects.all().iter().map(|o| o.name_any()).collect();
+        names.sort();
+        assert_eq!(names, ["one", "three"]);
+    }
+
+    #[test]
+    fn watch_events_apply_and_delete_by_namespace_and_name() {
+        let mut writer = Writer::default();
+        let objects = writer.reader();
+        writer.apply(Event::Init);
+        writer.apply(Event::InitDone);
+        writer.apply(Event::Apply(object("a", "one", "r1")));
+        writer.apply(Event::Apply(object("b", "one", "r1")));
+        writer.apply(Event::Apply(object("a", "one", "r2")));
+        assert_eq!(objects.len(), 2);
+        assert_eq!(revision(&objects, "a", "one").as_deref(), Some("r2"));
+        writer.apply(Event::Delete(object("a", "one", "r2")));
+        assert_eq!(revision(&objects, "a", "one"), None);
+        assert_eq!(revision(&objects, "b", "one").as_deref(), Some("r1"));
+    }
+}
