@@ -24,6 +24,10 @@ pub enum ClusterError {
     Kubeconfig { path: String, source: kube::config::KubeconfigError },
     #[error("cannot use context {context:?} of kubeconfig {path}: {source}")]
     Context { path: String, context: String, source: kube::config::KubeconfigError },
+    #[error(
+        "kubeconfig {path}: user {user:?} gets its credentials by running a command ({what}); a kubeconfig of --clusters-dir may not, since whoever can write the Secret it comes from would run code in the agent: give that user a token or a client certificate"
+    )]
+    RunsCommand { path: String, user: String, what: &'static str },
     #[error("no Kubernetes configuration found (no kubeconfig, not in a cluster): {0}")]
     Infer(#[from] kube::config::InferConfigError),
     #[error("cannot build a Kubernetes client: {0}")]
@@ -169,12 +173,31 @@ pub async fn file_config(path: &Path) -> Result<(Config, ContextInfo), ClusterEr
 /// The client configuration and the context shown for a parsed kubeconfig (its current context),
 /// `shown` naming where it came from in errors.
 pub async fn kubeconfig_config(kc: Kubeconfig, shown: &str) -> Result<(Config, ContextInfo), ClusterError> {
+    refuse_commands(&kc, shown)?;
     let contexts = Contexts::from_kubeconfig(&kc, shown, None);
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|source| ClusterError::Context { path: shown.into(), context: "(current)".into(), source })?;
     let info = contexts.current_info().cloned().unwrap_or_else(|| ContextInfo::named(&contexts.source));
     Ok((config, info))
+}
+
+/// A kubeconfig of the fleet directory must not make the agent run anything: an exec credential
+/// plugin or an auth provider (which may run a `cmd-path`) in any of its users is refused before
+/// the client is built. The agent's own kubeconfig (`--kubeconfig`, a developer's file) may.
+fn refuse_commands(kc: &Kubeconfig, shown: &str) -> Result<(), ClusterError> {
+    for named in &kc.auth_infos {
+        let Some(user) = &named.auth_info else { continue };
+        let what = if user.exec.is_some() {
+            "exec plugin"
+        } else if user.auth_provider.is_some() {
+            "auth-provider"
+        } else {
+            continue;
+        };
+        return Err(ClusterError::RunsCommand { path: shown.into(), user: named.name.clone(), what });
+    }
+    Ok(())
 }
 
 /// An error as tools and logs show it: a YAML parse error quotes the offending line, which may
@@ -238,6 +261,34 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn fleet_kubeconfigs_that_would_run_a_command_are_refused() {
+        let kubeconfig = |user: &str| {
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: k, cluster: {{server: 'https://127.0.0.1:6443'}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {user}}}]\n"
+            )
+        };
+        let exec =
+            kubeconfig("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/touch, args: [/tmp/ran]}}");
+        let provider = kubeconfig("{auth-provider: {name: gcp, config: {cmd-path: /bin/touch}}}");
+        for (text, what) in [(exec, "exec plugin"), (provider, "auth-provider")] {
+            let kc = Kubeconfig::from_yaml(&text).expect("a kubeconfig");
+            match kubeconfig_config(kc, "/clusters/prod").await {
+                Err(e @ ClusterError::RunsCommand { .. }) => {
+                    let shown = shown_error(&e);
+                    assert!(
+                        shown.contains("/clusters/prod") && shown.contains("\"u\"") && shown.contains(what),
+                        "{shown}"
+                    );
+                }
+                Err(e) => panic!("refused for another reason: {e}"),
+                Ok(_) => panic!("accepted a kubeconfig whose user runs a command ({what})"),
+            }
+        }
+        let token = Kubeconfig::from_yaml(&kubeconfig("{token: abc}")).expect("a kubeconfig");
+        assert!(kubeconfig_config(token, "/clusters/prod").await.is_ok());
+    }
 
     #[test]
     fn the_api_is_unavailable_only_after_failing_without_a_success_for_the_window() {
