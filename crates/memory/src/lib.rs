@@ -8,8 +8,10 @@
 //! minutes) measured what each measure below gives, first relist / second, in MiB of RSS added:
 //! +55 / +38 as shipped before; +40 / +32 with a trim after each relist; +30 / +20 with the watch
 //! store relisting in place as well (`gitops_agent_server::watch_store`); +12 / +11 with one arena
-//! too. So the binaries use one arena ([`one_arena`], before their runtime starts threads) and
-//! trim after each burst ([`release_soon`]). With another C library these do nothing: musl's
+//! too (two arenas: +21 / +26). So the binaries use one arena ([`one_arena`], before their runtime
+//! starts threads) and trim after each burst ([`release_soon`]). One arena costs throughput under
+//! concurrency: 0.65-0.79 of the default's tool calls/s at concurrency 8 on 2 cores, the same at 1
+//! (bench/results/2026-12-04-malloc-arenas.md); MALLOC_ARENA_MAX overrides it. With another C library these do nothing: musl's
 //! allocator has one heap and returns freed memory by itself.
 
 use std::sync::{Arc, OnceLock};
@@ -42,9 +44,8 @@ pub fn release_soon() {
     pending.notify_one();
 }
 
-/// One malloc arena for the whole process, unless MALLOC_ARENA_MAX says otherwise. Threads
-/// allocate small blocks from their own caches (glibc's tcache) first, so one arena costs little
-/// contention with the runtime's few worker threads. Call before any thread starts.
+/// One malloc arena for the whole process, unless MALLOC_ARENA_MAX says otherwise (the threads
+/// then share one heap's lock; their tcaches absorb part of it). Call before any thread starts.
 pub fn one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
