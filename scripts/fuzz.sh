@@ -17,8 +17,9 @@
 #   FUZZ_NEW_CRASH_FAILS=0 scripts/fuzz.sh   # CI: a corpus input that fails fails the run; a new crash is reported
 #
 # The stable toolchain builds the targets: cargo-fuzz passes `-Z` flags, which RUSTC_BOOTSTRAP=1
-# lets a stable compiler accept. No sanitizer (`-s none`): the code under test has no `unsafe`,
-# and without AddressSanitizer the build is shorter and runs faster; panics (the targets' checks
+# lets a stable compiler accept. No sanitizer (`-s none`): the code under test has no `unsafe`
+# but two pointer-free allocator calls (crates/memory: mallopt, malloc_trim), and without
+# AddressSanitizer the build is shorter and runs faster; panics (the targets' checks
 # are assertions), timeouts and memory blow-ups are what libFuzzer reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."

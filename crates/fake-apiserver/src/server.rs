@@ -511,28 +511,9 @@ impl Server {
             force: opts.force,
             now: &now(),
         };
-        let merged = fields::apply(&live, &config, schema(rt), &req).map_err(|refused| {
-            let conflicts = match refused {
-                ApplyError::Conflicts(conflicts) => conflicts,
-                // kube answers a configuration that does not convert to its type with a bare 500.
-                ApplyError::Invalid(why) => {
-                    let gvk = format!("{}, Kind={}", rt.api_version(), rt.kind);
-                    let object = if rt.namespaced { format!("{ns}/{name}") } else { name.to_string() };
-                    return ApiError::new(500, "", format!("failed to create typed patch object ({object}; {gvk}): {why}"));
-                }
-            };
-            let causes: Vec<(String, String, String)> = conflicts
-                .iter()
-                .map(|c| ("FieldManagerConflict".into(), c.field.clone(), format!("conflict with \"{}\" using {}", c.manager, c.api_version)))
-                .collect();
-            let detail: Vec<String> = conflicts.iter().map(|c| format!("- conflict with \"{}\" using {}: {}", c.manager, c.api_version, c.field)).collect();
-            let mut e = ApiError::new(
-                409,
-                "Conflict",
-                format!("Apply failed with {} conflict{}: {}", conflicts.len(), if conflicts.len() == 1 { "" } else { "s" }, detail.join("\n")),
-            );
-            e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes.iter().map(|(r, f, m)| json!({"reason": r, "message": m, "field": f})).collect::<Vec<_>>()}));
-            e
+        let merged = fields::apply(&live, &config, schema(rt), &req).map_err(|refused| match refused {
+            ApplyError::Conflicts(conflicts) => ApiError::apply_conflicts(rt, name, &conflicts),
+            ApplyError::Invalid(why) => ApiError::untyped_apply(rt, ns, name, &why),
         })?;
         match old {
             None => self.create_locked(st, rt, ns, merged, opts, false),

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::fields::Conflict;
 use crate::registry::ResourceType;
 
 /// A failed request, rendered as a `metav1.Status`.
@@ -88,6 +89,41 @@ impl ApiError {
 
     pub fn unsupported_media(message: impl Into<String>) -> Self {
         Self::new(415, "UnsupportedMediaType", message)
+    }
+
+    /// 409 for a server-side apply that other managers' fields refused, one cause per field.
+    pub fn apply_conflicts(rt: &ResourceType, name: &str, conflicts: &[Conflict]) -> Self {
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version), "field": c.field})
+            })
+            .collect();
+        let detail: Vec<String> = conflicts
+            .iter()
+            .map(|c| format!("- conflict with \"{}\" using {}: {}", c.manager, c.api_version, c.field))
+            .collect();
+        let plural = if conflicts.len() == 1 { "" } else { "s" };
+        let mut e = Self::new(
+            409,
+            "Conflict",
+            format!("Apply failed with {} conflict{plural}: {}", conflicts.len(), detail.join("\n")),
+        );
+        let mut details = Self::details_for(rt, name);
+        details["causes"] = Value::Array(causes);
+        e.details = Some(details);
+        e
+    }
+
+    /// An apply configuration that is not an object of its type: kube answers a bare 500 (no
+    /// reason), as for any error the typed conversion returns.
+    pub fn untyped_apply(rt: &ResourceType, ns: &str, name: &str, why: &str) -> Self {
+        let object = if rt.namespaced { format!("{ns}/{name}") } else { name.to_string() };
+        Self::new(
+            500,
+            "",
+            format!("failed to create typed patch object ({object}; {}, Kind={}): {why}", rt.api_version(), rt.kind),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

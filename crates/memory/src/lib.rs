@@ -11,8 +11,8 @@
 //! too (two arenas: +21 / +26). So the binaries use one arena ([`one_arena`], before their runtime
 //! starts threads) and trim after each burst ([`release_soon`]). One arena costs throughput under
 //! concurrency: 0.65-0.79 of the default's tool calls/s at concurrency 8 on 2 cores, the same at 1
-//! (bench/results/2026-12-04-malloc-arenas.md); MALLOC_ARENA_MAX overrides it. With another C library these do nothing: musl's
-//! allocator has one heap and returns freed memory by itself.
+//! (bench/results/2026-12-04-malloc-arenas.md); MALLOC_ARENA_MAX overrides it. With another C
+//! library both do nothing.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
