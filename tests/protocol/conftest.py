@@ -4,7 +4,9 @@ The session-scoped `servers` fixture starts the embedded Kubernetes API server (
 with the Flux fixtures of examples/fixtures, then `gitops-agent serve` against it over HTTP, which
 serves MCP at /mcp and A2A at / (JSON-RPC), /message:send ... (HTTP+JSON) and
 /.well-known/agent-card.json. test_mcp_client.py (the MCP Python SDK) and test_a2a_client.py (the
-A2A Python and JavaScript SDKs) are clients of that one agent.
+A2A Python and JavaScript SDKs) are clients of that one agent. The `rbac_servers` fixture starts a
+second pair whose API server enforces RBAC (tests/protocol/rbac.yaml) and whose agent checks each
+caller's token, for what differs by caller (the A2A extended agent card).
 
 Binaries: $GITOPS_AGENT_BIN and $FAKE_APISERVER_BIN, by default target/debug/gitops-agent and
 target/debug/fake-apiserver under the repository root (build them with `cargo build --workspace`).
@@ -14,6 +16,7 @@ Run with scripts/protocol-tests.sh.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import signal
@@ -22,6 +25,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -107,18 +111,19 @@ class Servers:
     base_url: str
 
 
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+@contextmanager
+def _stack(workdir: Path, apiserver_args: list[str], agent_args: list[str]) -> Iterator[Servers]:
+    """The embedded API server with examples/fixtures (plus `apiserver_args`), then the agent
+    against it (plus `agent_args`); both stopped on exit."""
     agent_bin = binary("GITOPS_AGENT_BIN", "target/debug/gitops-agent")
     apiserver_bin = binary("FAKE_APISERVER_BIN", "target/debug/fake-apiserver")
-    workdir = tmp_path_factory.mktemp("protocol")
     kubeconfig = workdir / "kubeconfig"
     procs: list[subprocess.Popen[bytes]] = []
     try:
         api_log = workdir / "fake-apiserver.log"
         with api_log.open("wb") as out:
             apiserver = subprocess.Popen(
-                [str(apiserver_bin), "--fixtures", "examples/fixtures", "--kubeconfig", str(kubeconfig)],
+                [str(apiserver_bin), "--fixtures", "examples/fixtures", "--kubeconfig", str(kubeconfig), *apiserver_args],
                 cwd=REPO_ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -146,6 +151,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                         "--metrics-port", "0",
                         "--fixed-now", FIXED_NOW,
                         "--log-format", "text",
+                        *agent_args,
                     ],
                     cwd=REPO_ROOT,
                     stdin=subprocess.DEVNULL,
@@ -175,3 +181,47 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    with _stack(tmp_path_factory.mktemp("protocol"), [], []) as stack:
+        yield stack
+
+
+@dataclass
+class RbacServers:
+    """A stack whose API server enforces RBAC and whose agent checks callers (`--auth=kubernetes`,
+    mutating tools on), with a token for each ServiceAccount of tests/protocol/rbac.yaml."""
+
+    servers: Servers
+    tokens: dict[str, str]
+
+
+def _service_account_token(kubeconfig: Path, namespace: str, name: str) -> str:
+    """A token for a ServiceAccount (TokenRequest, as `kubectl create token` sends), asked with the
+    kubeconfig's admin token."""
+    endpoint = _kubeconfig_endpoint(kubeconfig)
+    admin = re.search(r"^\s*token:\s*(\S+)\s*$", kubeconfig.read_text(), re.MULTILINE)
+    assert endpoint is not None and admin is not None, "the fake API server's kubeconfig has no URL or token"
+    url, context = endpoint
+    request = urllib.request.Request(
+        f"{url}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+        data=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}).encode(),
+        headers={"Authorization": f"Bearer {admin.group(1)}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        return json.load(response)["status"]["token"]
+
+
+@pytest.fixture(scope="session")
+def rbac_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RbacServers]:
+    rbac = str(REPO_ROOT / "tests/protocol/rbac.yaml")
+    with _stack(
+        tmp_path_factory.mktemp("protocol-rbac"),
+        ["--rbac", "--apply", rbac],
+        ["--auth=kubernetes", "--read-only=false"],
+    ) as stack:
+        tokens = {name: _service_account_token(stack.kubeconfig, "callers", name) for name in ("viewer", "editor")}
+        yield RbacServers(servers=stack, tokens=tokens)

@@ -8,7 +8,10 @@
   dependencies are installed with `npm ci` into target/a2a-js (outside the source tree) and it runs
   on the Node that scripts/node.sh finds or installs (Node >= 20; the test fails without one).
 
-Every client talks to the one agent of conftest.py's session fixture, serving examples/fixtures.
+Every client talks to the one agent of conftest.py's session fixture, serving examples/fixtures,
+except the extended agent card tests: they need callers who differ, so they use the
+`rbac_servers` stack (RBAC enforced, `--auth=kubernetes`) with a viewer's and an editor's token,
+through the Python SDK and tests/protocol/a2a-js/extended-card-test.mjs.
 The Python tests also check what the SDK sent (an httpx event hook records the requests: JSON-RPC
 method or HTTP+JSON path, and A2A-Version), so a client that silently fell back to another binding
 or protocol version would fail. Run with scripts/protocol-tests.sh.
@@ -50,7 +53,7 @@ from a2a.types import (
     TaskState,
     UnsupportedOperationError,
 )
-from conftest import REPO_ROOT, Servers
+from conftest import REPO_ROOT, RbacServers, Servers
 from google.protobuf.json_format import MessageToDict
 
 # Upper bound for any one test's A2A exchanges, so that a hung server fails the test.
@@ -128,11 +131,15 @@ async def a2a_client(
     streaming: bool = True,
     card: AgentCard | None = None,
     card_path: str | None = None,
+    token: str | None = None,
 ) -> AsyncIterator[tuple[Client, Wire]]:
-    """An SDK client for the agent (from its served card, `card_path`, or a given `card`) and
-    the record of what it sends."""
+    """An SDK client for the agent (from its served card, `card_path`, or a given `card`),
+    sending `token` as its bearer token, and the record of what it sends."""
     wire = Wire()
-    async with httpx.AsyncClient(timeout=TEST_TIMEOUT_SECONDS, event_hooks={"request": [_recorder(wire)]}) as http:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        timeout=TEST_TIMEOUT_SECONDS, headers=headers, event_hooks={"request": [_recorder(wire)]}
+    ) as http:
         config = ClientConfig(streaming=streaming, supported_protocol_bindings=[binding], httpx_client=http)
         factory = ClientFactory(config)
         if card is not None:
@@ -502,7 +509,7 @@ async def test_v03_stream(servers: Servers, card_source: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 JS_SOURCE = Path(__file__).resolve().parent / "a2a-js"
-JS_FILES = ["package.json", "package-lock.json", "client-test.mjs"]
+JS_FILES = ["package.json", "package-lock.json", "checks.mjs", "client-test.mjs", "extended-card-test.mjs"]
 # node_modules stays out of the source tree (and out of git): it is installed here.
 JS_WORKDIR = REPO_ROOT / "target" / "a2a-js"
 NODE_MIN_MAJOR = 20  # @a2a-js/sdk's engines.node
@@ -569,12 +576,67 @@ def _text(output: str | bytes | None) -> str:
     return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
-def test_js_sdk_client(servers: Servers) -> None:
+# --------------------------------------------------------------------------------------------
+# The authenticated extended agent card (RBAC enforced, callers checked)
+# --------------------------------------------------------------------------------------------
+
+CLUSTERS_EXTENSION = "https://gitops-agent.dev/a2a/extensions/clusters/v1"
+
+
+async def test_extended_card_lists_what_each_caller_may_use(rbac_servers: RbacServers, binding: str) -> None:
+    servers = rbac_servers.servers
+    cards: dict[str, AgentCard] = {}
+    with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+        async with httpx.AsyncClient(timeout=TEST_TIMEOUT_SECONDS) as anonymous:
+            public = await A2ACardResolver(anonymous, servers.base_url).get_agent_card()
+        for who in ("viewer", "editor"):
+            async with a2a_client(servers, binding, token=rbac_servers.tokens[who]) as (client, wire):
+                cards[who] = await client.get_extended_agent_card(GetExtendedAgentCardRequest())
+            expected = "GetExtendedAgentCard" if binding == JSONRPC else "GET /extendedAgentCard"
+            assert wire.calls() == [expected], wire.requests
+            assert [r.a2a_version for r in wire.requests if "/.well-known/" not in r.path] == ["1.0"], wire.requests
+    assert public.capabilities.extended_agent_card is True
+    everything = {s.id for s in public.skills}
+    viewer = {s.id for s in cards["viewer"].skills}
+    editor = {s.id for s in cards["editor"].skills}
+    assert MUTATING_SKILLS <= everything, everything
+    # Patching Kustomizations and HelmReleases is all that sets the editor apart.
+    assert editor - viewer == MUTATING_SKILLS, (editor, viewer)
+    assert {"list-kustomizations", "get-helmreleases", "list-sources"} <= viewer, viewer
+    # Neither may read pods, events or Cluster API objects: those skills are left out.
+    assert not {"get-pod-logs", "get-events", "list-machines"} & editor, editor
+    for who, card in cards.items():
+        extension = next((e for e in card.capabilities.extensions if e.uri == CLUSTERS_EXTENSION), None)
+        assert extension is not None, card.capabilities.extensions
+        clusters = MessageToDict(extension.params)["clusters"]
+        assert len(clusters) == 1 and clusters[0]["default"] is True, clusters
+        assert set(clusters[0]["skills"]) == {s.id for s in card.skills}, (who, clusters)
+
+
+async def test_extended_card_needs_a_token(rbac_servers: RbacServers) -> None:
+    base = rbac_servers.servers.base_url
+    async with httpx.AsyncClient(timeout=TEST_TIMEOUT_SECONDS) as http:
+        rest = await http.get(f"{base}/extendedAgentCard", headers={"A2A-Version": "1.0"})
+        rpc = await http.post(
+            f"{base}/",
+            json={"jsonrpc": "2.0", "id": 1, "method": "GetExtendedAgentCard", "params": {}},
+            headers={"A2A-Version": "1.0"},
+        )
+    assert rest.status_code == 401, rest.text
+    assert rpc.status_code == 401, rpc.text
+    assert rest.headers["www-authenticate"].startswith("Bearer "), rest.headers
+
+
+def test_js_sdk_extended_card(rbac_servers: RbacServers) -> None:
+    _run_js("extended-card-test.mjs", rbac_servers.servers.base_url, rbac_servers.tokens["viewer"], rbac_servers.tokens["editor"])
+
+
+def _run_js(script: str, *args: str) -> None:
     node = _node()
     workdir = _install_js_client(node)
     try:
         result = subprocess.run(
-            [node, "client-test.mjs", servers.base_url],
+            [node, script, *args],
             cwd=workdir,
             capture_output=True,
             text=True,
@@ -582,9 +644,11 @@ def test_js_sdk_client(servers: Servers) -> None:
         )
     except subprocess.TimeoutExpired as err:
         output = "\n".join(_text(o) for o in (err.stdout, err.stderr))
-        pytest.fail(f"the JS client did not finish within {JS_TIMEOUT_SECONDS}s:\n{output}", pytrace=False)
+        pytest.fail(f"{script} did not finish within {JS_TIMEOUT_SECONDS}s:\n{output}", pytrace=False)
     print(result.stdout)
-    assert result.returncode == 0, (
-        f"the A2A JS SDK client failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-    )
+    assert result.returncode == 0, f"{script} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
     assert "all A2A JS SDK checks passed" in result.stdout, result.stdout
+
+
+def test_js_sdk_client(servers: Servers) -> None:
+    _run_js("client-test.mjs", servers.base_url)

@@ -375,3 +375,106 @@ async fn no_auth_on_a_reachable_address_is_refused_unless_asked_for() {
     let a = Mcp::new(format!("http://127.0.0.1:{}/mcp", default.addr.port())).post(&[], &json!({})).await;
     assert_eq!(a.status, 401);
 }
+
+/// The skill ids of a card, sorted.
+fn skill_ids(card: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = card["skills"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no skills in {card}"))
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn extension<'a>(card: &'a Value, uri: &str) -> &'a Value {
+    card["capabilities"]["extensions"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["uri"] == uri))
+        .unwrap_or_else(|| panic!("no extension {uri} in {card}"))
+}
+
+const CLUSTERS: &str = "https://gitops-agent.dev/a2a/extensions/clusters/v1";
+const SCHEMAS: &str = "https://gitops-agent.dev/a2a/extensions/skill-arguments/v1";
+
+#[tokio::test]
+async fn the_extended_card_lists_the_skills_and_clusters_each_caller_may_use() {
+    let (env, [dev, viewer, operator]) = start().await;
+    let nobody = env.api.server.auth.issue_token(User::new("nobody", &[]));
+    let base = env.agent.url();
+    let anonymous = Mcp::new(format!("{base}/"));
+    let public = anonymous.get(&format!("{base}/.well-known/agent-card.json")).await.json();
+    assert_eq!(public["capabilities"]["extendedAgentCard"], true, "{public}");
+    let old = anonymous.get(&format!("{base}/.well-known/agent.json")).await.json();
+    assert_eq!(old["supportsAuthenticatedExtendedCard"], true, "{old}");
+    assert_eq!(anonymous.get(&format!("{base}/extendedAgentCard")).await.status, 401);
+
+    let get_card = json!({"jsonrpc": "2.0", "id": 1, "method": "GetExtendedAgentCard", "params": {}});
+    let card_of = |token: &str| {
+        let client = Mcp::new(format!("{base}/")).with_token(token);
+        let body = get_card.clone();
+        async move {
+            let answer = client.post(&[("a2a-version", "1.0")], &body).await.json();
+            answer.get("result").cloned().unwrap_or_else(|| panic!("no card: {answer}"))
+        }
+    };
+    let (as_dev, as_viewer, as_operator, as_nobody) =
+        (card_of(&dev).await, card_of(&viewer).await, card_of(&operator).await, card_of(&nobody).await);
+    let (dev_skills, viewer_skills, operator_skills) =
+        (skill_ids(&as_dev), skill_ids(&as_viewer), skill_ids(&as_operator));
+    let has = |skills: &[String], id: &str| skills.iter().any(|s| s == id);
+
+    // Patching HelmReleases in team-b is what makes the mutating skills usable.
+    for id in ["reconcile", "suspend", "resume"] {
+        assert!(has(&operator_skills, id), "{id} missing for operator: {operator_skills:?}");
+        assert!(!has(&viewer_skills, id), "{id} offered to viewer: {viewer_skills:?}");
+        assert!(!has(&dev_skills, id), "{id} offered to dev: {dev_skills:?}");
+        assert!(has(&skill_ids(&public), id), "the public card lists every offered skill");
+    }
+    // Reading Flux objects in one namespace is enough for the Flux skills; events need their own grant.
+    for id in ["list-kustomizations", "get-helmreleases", "list-sources"] {
+        assert!(has(&dev_skills, id) && has(&viewer_skills, id), "{id}: dev {dev_skills:?} viewer {viewer_skills:?}");
+    }
+    assert!(has(&dev_skills, "get-events") && !has(&viewer_skills, "get-events"), "{dev_skills:?} {viewer_skills:?}");
+    // Nobody here may read pods, logs or Cluster API objects.
+    for id in ["get-pod-logs", "list-machines", "get-cluster-status"] {
+        assert!(!has(&operator_skills, id), "{id} offered to operator: {operator_skills:?}");
+    }
+    assert_eq!(viewer_skills.len() + 3, operator_skills.len(), "viewer {viewer_skills:?} operator {operator_skills:?}");
+
+    // The schema extension follows the skills.
+    let mut schemas: Vec<String> =
+        extension(&as_viewer, SCHEMAS)["params"]["skills"].as_object().expect("schemas").keys().cloned().collect();
+    schemas.sort();
+    assert_eq!(schemas, viewer_skills);
+
+    // One cluster, which each of them may see with exactly its skills; a caller with no grants
+    // sees no cluster and keeps only the skills that read nothing from one.
+    let clusters = &extension(&as_operator, CLUSTERS)["params"]["clusters"];
+    assert_eq!(clusters.as_array().map(Vec::len), Some(1), "{clusters}");
+    assert_eq!(clusters[0]["default"], true, "{clusters}");
+    let mut on_cluster: Vec<String> = clusters[0]["skills"]
+        .as_array()
+        .expect("skills")
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect();
+    on_cluster.sort();
+    assert_eq!(on_cluster, operator_skills);
+    assert_eq!(extension(&as_nobody, CLUSTERS)["params"]["clusters"], json!([]), "{as_nobody}");
+    assert_eq!(skill_ids(&as_nobody), ["get-current-context", "list-contexts"]);
+
+    // The HTTP+JSON binding and the 0.3 method give the same skills (0.3 in its own card shape).
+    let rest = Mcp::new(format!("{base}/"))
+        .with_token(&operator)
+        .get_with(&format!("{base}/extendedAgentCard"), &[("a2a-version", "1.0")])
+        .await
+        .json();
+    assert_eq!(skill_ids(&rest), operator_skills);
+    let v03 = json!({"jsonrpc": "2.0", "id": 2, "method": "agent/getAuthenticatedExtendedCard"});
+    let v03 = Mcp::new(format!("{base}/")).with_token(&operator).post(&[], &v03).await.json();
+    let v03 = &v03["result"];
+    assert_eq!(v03["protocolVersion"], "0.3.0", "{v03}");
+    assert_eq!(skill_ids(v03), operator_skills);
+}

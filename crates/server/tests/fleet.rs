@@ -321,5 +321,21 @@ async fn with_auth_a_caller_sees_on_each_cluster_what_that_clusters_rbac_grants(
     let home = health_of(&summary, "local");
     assert_eq!(home["reachable"], true, "refused is not unreachable: {home}");
     assert!(home["error"].as_str().is_some_and(|e| e.contains("dev")), "refused at home: {home}");
+
+    // The A2A extended card tells dev the same: edge, with the Flux skills, and not home.
+    let token = env.api.server.auth.issue_token(fake_apiserver::auth::User::new("dev", &[]));
+    let a2a = common::Mcp::new(format!("{}/", env.agent.url())).with_token(&token);
+    let card = json!({"jsonrpc": "2.0", "id": 1, "method": "GetExtendedAgentCard"});
+    let card = a2a.post(&[("a2a-version", "1.0")], &card).await.json();
+    let clusters = card["result"]["capabilities"]["extensions"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["uri"] == "https://gitops-agent.dev/a2a/extensions/clusters/v1"))
+        .map(|e| e["params"]["clusters"].clone())
+        .unwrap_or_else(|| panic!("no clusters extension: {card}"));
+    let names: Vec<&str> = clusters.as_array().expect("clusters").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["edge"], "{clusters}");
+    let on_edge = clusters[0]["skills"].as_array().expect("skills");
+    assert!(on_edge.contains(&json!("list-kustomizations")), "{clusters}");
+    assert!(!on_edge.contains(&json!("get-pod-logs")), "edge grants no pod reads: {clusters}");
     let _ = std::fs::remove_dir_all(&dir);
 }

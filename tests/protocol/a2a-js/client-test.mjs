@@ -14,6 +14,7 @@
 import { ClientFactory, ClientFactoryOptions } from '@a2a-js/sdk/client';
 import { Role, TaskState, taskStateToJSON } from '@a2a-js/sdk';
 import { TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors';
+import { CheckFailed, check, runBindings } from './checks.mjs';
 
 // Fixture facts: the failing Kustomizations of flux-system in examples/fixtures.
 const FAILING_KUSTOMIZATIONS = ['team-a-apps', 'team-b-apps', 'team-b-dashboards'];
@@ -25,14 +26,6 @@ const SKILL_REQUEST = {
 const CALL_TIMEOUT_MS = 30_000;
 const RUN_TIMEOUT_MS = 120_000;
 
-class CheckFailed extends Error {}
-
-function check(condition, what, detail) {
-  if (!condition) {
-    const shown = detail === undefined ? '' : `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`;
-    throw new CheckFailed(`${what}${shown}`);
-  }
-}
 
 function withTimeout(promise, what) {
   let timer;
@@ -165,27 +158,7 @@ async function main() {
     console.error('usage: node client-test.mjs http://127.0.0.1:PORT');
     process.exit(2);
   }
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 20) {
-    console.error(`FAIL: @a2a-js/sdk needs Node >= 20 (global fetch); this is Node ${process.versions.node}`);
-    process.exit(1);
-  }
-  const hardLimit = setTimeout(() => {
-    console.error(`FAIL: the A2A JS client checks did not finish within ${RUN_TIMEOUT_MS} ms`);
-    process.exit(1);
-  }, RUN_TIMEOUT_MS);
-  for (const binding of ['JSONRPC', 'HTTP+JSON']) {
-    try {
-      await runBinding(base, binding);
-    } catch (err) {
-      let why = err instanceof CheckFailed ? err.message : (err?.stack ?? String(err));
-      if (err?.cause) why += `\n  caused by: ${err.cause?.message ?? err.cause}`;
-      console.error(`FAIL [${binding}]: ${why}`);
-      process.exit(1);
-    }
-  }
-  clearTimeout(hardLimit);
-  console.log('all A2A JS SDK checks passed');
+  await runBindings((binding) => runBinding(base, binding), RUN_TIMEOUT_MS);
 }
 
 await main();

@@ -1,9 +1,12 @@
 //! The agent card (A2A 1.0, with the 0.3 fields older clients read), the predecessor's card, and
 //! the help reply that lists the skills.
 
+use std::collections::BTreeSet;
+
 use gitops_agent_api::tools::ToolName;
 use serde_json::{Map, Value, json};
 
+use super::extended::ClusterView;
 use super::routing::{self, Offered, skill_id};
 use crate::registry::Registry;
 
@@ -13,6 +16,8 @@ HelmReleases, sources, Cluster API clusters, events, pod logs (redacted) and pol
 question, or a data part {\"skill\": \"<id>\", \"arguments\": {...}}.";
 /// The card's extension that carries each skill's argument schema (A2A skills have no field for it).
 pub const SCHEMA_EXTENSION: &str = "https://gitops-agent.dev/a2a/extensions/skill-arguments/v1";
+/// The extended card's extension that lists the clusters its caller may see.
+pub const CLUSTERS_EXTENSION: &str = "https://gitops-agent.dev/a2a/extensions/clusters/v1";
 
 fn tags(tool: ToolName) -> Vec<&'static str> {
     let s = tool.as_str();
@@ -89,7 +94,7 @@ pub fn agent_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
         "capabilities": {
             "streaming": true,
             "pushNotifications": false,
-            "extendedAgentCard": false,
+            "extendedAgentCard": bearer,
             "extensions": [{
                 "uri": SCHEMA_EXTENSION,
                 "description": "JSON Schema of each skill's arguments, by skill id: what a data part's `arguments` must match",
@@ -105,6 +110,42 @@ pub fn agent_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
         card["securitySchemes"] = json!({SCHEME: {"httpAuthSecurityScheme": {
             "scheme": "Bearer", "bearerFormat": "JWT", "description": BEARER_DESCRIPTION}}});
         card["securityRequirements"] = json!([{"schemes": {SCHEME: {"list": []}}}]);
+    }
+    card
+}
+
+/// The authenticated extended card: the public card (A2A 1.0, or the 0.3 card for `v03`) with
+/// only the skills in `usable`, and an extension listing the clusters the caller may see with the
+/// skills usable on each (the skills take a `cluster` argument).
+pub fn extended_card(
+    registry: &Registry,
+    base_url: &str,
+    v03: bool,
+    usable: &BTreeSet<ToolName>,
+    clusters: &[ClusterView],
+) -> Value {
+    let mut card = if v03 { predecessor_card(registry, base_url, true) } else { agent_card(registry, base_url, true) };
+    let ids: BTreeSet<String> = usable.iter().map(|t| skill_id(*t)).collect();
+    if let Some(skills) = card["skills"].as_array_mut() {
+        skills.retain(|s| s["id"].as_str().is_some_and(|id| ids.contains(id)));
+    }
+    let entry = json!({
+        "uri": CLUSTERS_EXTENSION,
+        "description": "The clusters this caller may see, each with the skills its RBAC allows there (`default` is the one a skill without a `cluster` argument asks), or the error that kept the cluster from being checked",
+        "required": false,
+        "params": {"clusters": clusters.iter().map(ClusterView::json).collect::<Vec<_>>()},
+    });
+    let capabilities = &mut card["capabilities"];
+    match capabilities["extensions"].as_array_mut() {
+        Some(extensions) => {
+            for e in extensions.iter_mut() {
+                if let Some(schemas) = e["params"]["skills"].as_object_mut() {
+                    schemas.retain(|id, _| ids.contains(id));
+                }
+            }
+            extensions.push(entry);
+        }
+        None => capabilities["extensions"] = json!([entry]),
     }
     card
 }
@@ -125,6 +166,7 @@ pub fn predecessor_card(registry: &Registry, base_url: &str, bearer: bool) -> Va
         "protocolVersion": "0.3.0",
         "version": env!("CARGO_PKG_VERSION"),
         "capabilities": {"streaming": true, "pushNotifications": false, "stateTransitionHistory": true},
+        "supportsAuthenticatedExtendedCard": bearer,
         "defaultInputModes": ["text/plain", "application/json"],
         "defaultOutputModes": ["text/markdown", "application/json"],
         "skills": skills(registry, true),

@@ -269,7 +269,7 @@ async fn dispatch(
             let q = list_query(params)?;
             ok(list_answer(a2a, &q, dialect.unwrap_or(Dialect::V1)).await?)
         }
-        Op::ExtendedCard => Err(no_extended_card()),
+        Op::ExtendedCard => ok(a2a.extended_card(&base_url(a2a, headers), dialect == Some(Dialect::V03)).await?),
         Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
         Op::AgentInfo => ok(card::predecessor_card(a2a.registry(), &base_url(a2a, headers), a2a.card.bearer)),
         Op::Create => ok(legacy_create(a2a, params).await?),
@@ -650,15 +650,13 @@ async fn rest_push() -> Rest {
     Rest(A2aError::PushNotificationNotSupported)
 }
 
-async fn rest_extended_card() -> Rest {
-    Rest(no_extended_card())
-}
-
-/// Until callers authenticate there is nothing more to tell them than the public card.
-fn no_extended_card() -> A2aError {
-    A2aError::UnsupportedOperation(
-        "this agent has no extended agent card (capabilities.extendedAgentCard is false)".into(),
-    )
+async fn rest_extended_card(
+    State(a2a): State<Arc<A2a>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Rest> {
+    let d = rest_dialect(&headers, q.as_deref())?;
+    Ok(rest_ok(a2a.extended_card(&base_url(&a2a, &headers), d == Dialect::V03).await?))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod card;
 pub mod error;
+pub mod extended;
 mod http;
 pub mod model;
 pub mod routing;
@@ -103,6 +104,23 @@ impl A2a {
 
     pub fn offered(&self) -> Vec<Offered> {
         self.registry.offered().map(Offered::from).collect()
+    }
+
+    /// The authenticated extended card for the caller of this request (`v03`: in A2A 0.3's
+    /// shape): the skills its RBAC lets it use and the clusters it may see. Only with caller
+    /// checks on: without them every caller is the agent itself, and the public card says it all.
+    pub async fn extended_card(&self, base_url: &str, v03: bool) -> Result<serde_json::Value, A2aError> {
+        if !self.card.bearer {
+            return Err(A2aError::UnsupportedOperation(
+                "this agent has no extended agent card (capabilities.extendedAgentCard is false: callers do not authenticate)".into(),
+            ));
+        }
+        let caller = auth::current().ok_or_else(|| {
+            A2aError::Internal("the caller of this request is unknown; refusing to describe it".into())
+        })?;
+        let offered: Vec<ToolName> = self.registry.offered().map(|t| t.name).collect();
+        let (usable, clusters) = extended::caller_view(&self.ctx, &caller, &offered).await;
+        Ok(card::extended_card(&self.registry, base_url, v03, &usable, &clusters))
     }
 
     /// A task, if it exists and the caller started it: other callers' tasks are not found, so
