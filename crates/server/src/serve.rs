@@ -150,6 +150,11 @@ pub struct ServeArgs {
     /// How long a finished A2A task can be read back, in seconds.
     #[arg(long, default_value_t = 3600, env = "GITOPS_AGENT_TASK_TTL_SECONDS")]
     pub task_ttl_seconds: u64,
+    /// With a shared task store: a running task whose replica has not renewed its claim for this
+    /// many seconds (the replica was killed or lost Redis) is marked failed, with the reason, by
+    /// whichever replica reads it next.
+    #[arg(long, default_value_t = 15, env = "GITOPS_AGENT_TASK_RUNNER_LEASE_SECONDS")]
+    pub task_runner_lease_seconds: u64,
     /// How callers authenticate: `kubernetes` (bearer token checked by TokenReview, each call run
     /// with the caller's RBAC) or `none`. Default: `none` on a loopback --bind-address, else
     /// `kubernetes`.
@@ -338,8 +343,11 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
 }
 
 async fn task_store(args: &ServeArgs) -> Result<TaskStore, ServeError> {
-    let limits =
-        StoreLimits { max_tasks: args.task_max.max(1), ttl: Duration::from_secs(args.task_ttl_seconds.max(1)) };
+    let limits = StoreLimits {
+        max_tasks: args.task_max.max(1),
+        ttl: Duration::from_secs(args.task_ttl_seconds.max(1)),
+        runner_lease: Duration::from_secs(args.task_runner_lease_seconds.max(1)),
+    };
     match args.task_store.as_str() {
         "memory" => Ok(TaskStore::memory(limits)),
         url if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") => {

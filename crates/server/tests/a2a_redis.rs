@@ -168,3 +168,84 @@ async fn an_unreachable_task_store_is_a_clear_startup_error() {
     let err = common::try_start_agent(&a, vec!["--task-store=postgres://x".into()]).await.err().expect("refused");
     assert!(err.to_string().contains("expected `memory` or a redis:// URL"), "{err}");
 }
+
+/// A replica killed while it runs a task: the other replica, on the same Redis, ends the task as
+/// failed with the reason once the killed replica's claim lapses, and a client that subscribed
+/// there (its stream to the killed one broke) gets that end. Nothing stays working.
+#[tokio::test]
+async fn a_task_whose_replica_is_killed_mid_run_fails_with_the_reason_on_another() {
+    let redis = Redis::start();
+    let lease = "--task-runner-lease-seconds=2".to_string();
+    let b = common::start(common::Options {
+        fixtures: true,
+        extra_args: vec![format!("--task-store={}", redis.url()), lease.clone()],
+        ..Default::default()
+    })
+    .await;
+    // Replica A is a process of its own, so that it can be killed as a pod is.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let mut a = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_gitops-agent"))
+            .args(["serve", "--bind-address=127.0.0.1", "--metrics-port=0"])
+            .arg(format!("--kubeconfig={}", b.kubeconfig.display()))
+            .arg(format!("--port={port}"))
+            .arg(format!("--task-store={}", redis.url()))
+            .arg(&lease)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start replica A"),
+    );
+    let a_url = format!("http://127.0.0.1:{port}");
+    let http = Mcp::new(format!("{a_url}/"));
+    common::eventually("replica A listens", Duration::from_secs(30), || async {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+    })
+    .await;
+    common::eventually("replica A ready", Duration::from_secs(30), || async {
+        (http.get(&format!("{a_url}/readyz")).await.status == 200).then_some(())
+    })
+    .await;
+
+    // A slow call (every API request now takes a minute) keeps the task working on A.
+    b.api.server.faults.set(FaultConfig { latency_ms: 60_000, ..Default::default() });
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {
+        "message": {"role": "ROLE_USER", "messageId": "m1", "parts": [{"data": {"skill": "get-pod-logs",
+            "arguments": {"pod_name": "api-5d8c7b9f4-x2k9p", "namespace": "team-b"}}}]},
+        "configuration": {"returnImmediately": true}}});
+    let sent = http.post_to(&http.url, &[V1], body.to_string()).await.json();
+    let id = sent["result"]["task"]["id"].as_str().unwrap_or_else(|| panic!("no task: {sent}")).to_string();
+    common::eventually("B reads the task as working", Duration::from_secs(10), || async {
+        let got = rpc(&b.agent, "GetTask", json!({"id": id})).await;
+        (got["result"]["status"]["state"] == "TASK_STATE_WORKING").then_some(())
+    })
+    .await;
+    let subscriber = {
+        let url = format!("{}/", b.agent.url());
+        let id = id.clone();
+        tokio::spawn(async move {
+            let http = Mcp::new(url.clone());
+            let body = json!({"jsonrpc": "2.0", "id": 2, "method": "SubscribeToTask", "params": {"id": id}});
+            http.post_to(&url, &[V1], body.to_string()).await.events()
+        })
+    };
+    // Past one lease, A's renewed claim keeps the task working for B.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = rpc(&b.agent, "GetTask", json!({"id": id})).await;
+    assert_eq!(during["result"]["status"]["state"], "TASK_STATE_WORKING", "{during}");
+
+    a.0.kill().expect("kill replica A");
+    let _ = a.0.wait();
+    let events = tokio::time::timeout(Duration::from_secs(20), subscriber)
+        .await
+        .expect("the subscription on B ends once A's claim lapses")
+        .expect("subscriber");
+    assert_eq!(events[0]["result"]["task"]["status"]["state"], "TASK_STATE_WORKING", "{events:?}");
+    let last = &events.last().expect("events")["result"]["statusUpdate"]["status"];
+    assert_eq!(last["state"], "TASK_STATE_FAILED", "{events:?}");
+    let why = last["message"]["parts"][0]["text"].as_str().unwrap_or_default();
+    assert!(why.contains("stopped before it finished"), "{why}");
+    let got = rpc(&b.agent, "GetTask", json!({"id": id})).await;
+    assert_eq!(got["result"]["status"]["state"], "TASK_STATE_FAILED", "{got}");
+    b.api.server.faults.set(FaultConfig::default());
+}

@@ -59,6 +59,8 @@ pub struct A2a {
     hold: Duration,
     /// A stream that carried nothing for this long is closed.
     pub stream_idle: Duration,
+    /// Who claims the tasks this process runs, in a shared store (the pod's name).
+    replica: String,
 }
 
 /// A new message to act on.
@@ -87,7 +89,8 @@ impl A2a {
     ) -> A2a {
         let hold = store.ttl();
         let live = Mutex::new(HashMap::new());
-        A2a { registry, ctx, store, live, card, poll: Duration::from_millis(100), hold, stream_idle }
+        let replica = std::env::var("POD_NAME").unwrap_or_else(|_| format!("pid-{}", std::process::id()));
+        A2a { registry, ctx, store, live, card, poll: Duration::from_millis(100), hold, stream_idle, replica }
     }
 
     fn live(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Live>>, A2aError> {
@@ -128,7 +131,7 @@ impl A2a {
     pub async fn get(&self, id: &str) -> Result<Task, A2aError> {
         let caller = auth::current().map(|c| c.username);
         match self.store.get(id).await? {
-            Some(task) if caller.is_none() || task.owner == caller => Ok(task),
+            Some(task) if caller.is_none() || task.owner == caller => self.settle(task).await,
             _ => Err(A2aError::TaskNotFound(id.to_string())),
         }
     }
@@ -136,10 +139,36 @@ impl A2a {
     /// The caller's tasks.
     pub async fn list(&self, q: &ListQuery) -> Result<Page, A2aError> {
         let owner = auth::current().map(|c| c.username);
-        match owner {
-            Some(owner) => self.store.list(&ListQuery { owner: Some(owner), ..q.clone() }).await,
-            None => self.store.list(q).await,
+        let mut page = match owner {
+            Some(owner) => self.store.list(&ListQuery { owner: Some(owner), ..q.clone() }).await?,
+            None => self.store.list(q).await?,
+        };
+        for task in &mut page.tasks {
+            *task = self.settle(task.clone()).await?;
         }
+        Ok(page)
+    }
+
+    /// A task read from the store, with a run nobody carries on any more ended: in a shared store,
+    /// a task still submitted or working whose replica stopped renewing its claim (killed, or cut
+    /// off from Redis) would otherwise stay working for ever. It fails with the reason, once.
+    async fn settle(&self, mut task: Task) -> Result<Task, A2aError> {
+        let running = matches!(task.status.state, TaskState::Submitted | TaskState::Working);
+        if !running || self.live()?.get(&task.id).is_some_and(|l| l.run.is_some()) {
+            return Ok(task);
+        }
+        if !self.store.abandoned(&task.id).await? {
+            return Ok(task);
+        }
+        let why = format!(
+            "the agent replica running this task stopped before it finished (no claim renewed for {} s); send the message again",
+            self.store.runner_lease().as_secs()
+        );
+        tracing::warn!(task = %task.id, "{why}");
+        let message = Message::agent(why, &task);
+        task.set_state(TaskState::Failed, Some(message));
+        self.store.put(&task).await?;
+        Ok(task)
     }
 
     /// Accepts a message: a new task, or a follow-up on a task that is not finished.
@@ -203,6 +232,8 @@ impl A2a {
         if let Route::Call { tool, .. } | Route::NeedsInput { tool, .. } = &route {
             task.skill = Some(routing::skill_id(*tool));
         }
+        // Claimed before it is saved as running, so no other replica takes it for abandoned.
+        self.store.claim(&task.id, &self.replica).await?;
         self.store.put(&task).await?;
         let cancel = CancellationToken::new();
         let (events, rx) = {
@@ -231,6 +262,18 @@ impl A2a {
         cancel: CancellationToken,
         caller: Option<Caller>,
     ) {
+        // The claim is renewed three times a lease while the run lasts.
+        let heartbeat = {
+            let (this, id) = (self.clone(), task.id.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(this.store.runner_lease() / 3).await;
+                    if let Err(e) = this.store.claim(&id, &this.replica).await {
+                        tracing::warn!(error = %e, task = %id, "could not renew the claim on a running task");
+                    }
+                }
+            })
+        };
         task.set_state(TaskState::Working, None);
         self.publish(&task, &events).await;
         let (state, message, artifact) = match route {
@@ -262,13 +305,18 @@ impl A2a {
         }
         let message = message.map(|m| Message::agent(m, &task));
         task.set_state(state, message);
-        // A replica that does not run the task may have canceled it in the shared store.
+        // A replica that does not run the task may have canceled it in the shared store, or (had
+        // this one stalled past its claim) ended it as abandoned: what a client saw stands.
         if let Ok(Some(stored)) = self.store.get(&task.id).await
-            && stored.status.state == TaskState::Canceled
+            && stored.status.state.is_terminal()
         {
             task.status = stored.status;
         }
         self.publish(&task, &events).await;
+        heartbeat.abort();
+        if let Err(e) = self.store.release(&task.id).await {
+            tracing::warn!(error = %e, task = %task.id, "could not release the claim on a finished run");
+        }
         if let Ok(mut live) = self.live.lock() {
             if task.status.state.is_terminal() {
                 live.remove(&task.id);
@@ -351,6 +399,8 @@ impl A2a {
             loop {
                 tokio::time::sleep(this.poll).await;
                 let Ok(Some(now)) = this.store.get(&last.id).await else { break };
+                // The replica running it may be gone: then this ends the task, and the stream.
+                let Ok(now) = this.settle(now).await else { break };
                 for a in now.artifacts.iter().skip(last.artifacts.len()) {
                     let _ = tx.send(Event::Artifact(a.clone()));
                 }

@@ -14,11 +14,14 @@ use super::model::{Task, TaskState};
 pub struct StoreLimits {
     pub max_tasks: usize,
     pub ttl: Duration,
+    /// How long a running task stays claimed by its replica without a heartbeat (shared store):
+    /// past that, the replica is taken for gone and the task for abandoned.
+    pub runner_lease: Duration,
 }
 
 impl Default for StoreLimits {
     fn default() -> Self {
-        Self { max_tasks: 1000, ttl: Duration::from_secs(3600) }
+        Self { max_tasks: 1000, ttl: Duration::from_secs(3600), runner_lease: Duration::from_secs(15) }
     }
 }
 
@@ -71,6 +74,62 @@ impl TaskStore {
     pub fn ttl(&self) -> Duration {
         match self {
             Self::Memory { limits, .. } | Self::Redis { limits, .. } => limits.ttl,
+        }
+    }
+
+    pub fn runner_lease(&self) -> Duration {
+        match self {
+            Self::Memory { limits, .. } | Self::Redis { limits, .. } => limits.runner_lease,
+        }
+    }
+
+    /// Claims (or keeps claiming) a running task for `replica` for one lease. In memory a task
+    /// lives and dies with the process that runs it, so there is nothing to claim.
+    pub async fn claim(&self, id: &str, replica: &str) -> Result<(), A2aError> {
+        match self {
+            Self::Memory { .. } => Ok(()),
+            Self::Redis { conn, prefix, limits } => {
+                let mut conn = conn.clone();
+                redis::cmd("SET")
+                    .arg(format!("{prefix}runner:{id}"))
+                    .arg(replica)
+                    .arg("PX")
+                    .arg(limits.runner_lease.as_millis() as u64)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(store_error)
+            }
+        }
+    }
+
+    /// The run is over (finished, or waiting for input): nobody runs the task now.
+    pub async fn release(&self, id: &str) -> Result<(), A2aError> {
+        match self {
+            Self::Memory { .. } => Ok(()),
+            Self::Redis { conn, prefix, .. } => {
+                let mut conn = conn.clone();
+                redis::cmd("DEL")
+                    .arg(format!("{prefix}runner:{id}"))
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(store_error)
+            }
+        }
+    }
+
+    /// Whether no replica has claimed this task within the lease.
+    pub async fn abandoned(&self, id: &str) -> Result<bool, A2aError> {
+        match self {
+            Self::Memory { .. } => Ok(false),
+            Self::Redis { conn, prefix, .. } => {
+                let mut conn = conn.clone();
+                let claimed: bool = redis::cmd("EXISTS")
+                    .arg(format!("{prefix}runner:{id}"))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(!claimed)
+            }
         }
     }
 
@@ -253,7 +312,8 @@ mod tests {
 
     #[tokio::test]
     async fn memory_store_is_bounded_by_count_and_age() {
-        let store = TaskStore::memory(StoreLimits { max_tasks: 3, ttl: Duration::from_secs(60) });
+        let store =
+            TaskStore::memory(StoreLimits { max_tasks: 3, ttl: Duration::from_secs(60), ..StoreLimits::default() });
         let old = task("c", TaskState::Completed, 120_000);
         store.put(&old).await.expect("put");
         assert!(store.get(&old.id).await.expect("get").is_none(), "older than the TTL");
