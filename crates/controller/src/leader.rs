@@ -103,8 +103,21 @@ impl Elector {
     /// duration.
     pub async fn run(self, leading: watch::Sender<bool>) {
         let mut last_renewal: Option<tokio::time::Instant> = None;
+        // Leading holds for the lease's duration less one renewal interval after the last
+        // renewal, as the others count it; an attempt may not outlast that (a hung request
+        // would keep this replica leading after another took the lease).
+        let holds_for = self.config.duration.saturating_sub(self.config.renew_every);
         loop {
-            match self.try_acquire().await {
+            let allowed = match last_renewal {
+                Some(t) if *leading.borrow() => holds_for.saturating_sub(t.elapsed()),
+                _ => self.config.duration,
+            };
+            let attempt = tokio::time::timeout(allowed, self.try_acquire()).await.unwrap_or_else(|_| {
+                Err(kube::Error::Service(
+                    format!("no answer within {} ms, before the lease lapses", allowed.as_millis()).into(),
+                ))
+            });
+            match attempt {
                 Ok(true) => {
                     last_renewal = Some(tokio::time::Instant::now());
                     if !*leading.borrow() {
@@ -122,9 +135,7 @@ impl Elector {
                 Err(e) => {
                     tracing::warn!(error = %e, "leader lease renewal failed");
                     // Keep leading only while the last renewal still holds.
-                    if last_renewal
-                        .is_none_or(|t| t.elapsed() >= self.config.duration.saturating_sub(self.config.renew_every))
-                    {
+                    if last_renewal.is_none_or(|t| t.elapsed() >= holds_for) {
                         if *leading.borrow() {
                             tracing::warn!("leader lease lapsed; stopping reconciliation");
                         }

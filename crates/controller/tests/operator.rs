@@ -619,28 +619,52 @@ async fn an_operator_killed_mid_reconcile_is_replaced_by_one_that_converges() {
     println!("killed before the Deployment was applied: {halfway}");
 }
 
+/// A leader whose renewal hangs (the API server answers after a minute) stops leading once the
+/// lease would lapse, not when the request returns: by then another replica may hold it.
+#[tokio::test]
+async fn a_leader_whose_renewal_hangs_stops_when_its_lease_lapses() {
+    let c = cluster(false).await;
+    let (addr, _stop, _h) = leader_of_one_agent(&c).await;
+    c.running.server.set_faults(fake_apiserver::FaultConfig { latency_ms: 60_000, ..Default::default() });
+    // The lease holds 2 s; `eventually` gives up after 15 s, long before the hung renewal returns.
+    steps_down(addr, "the leader steps down while its renewal hangs").await;
+    c.running.server.set_faults(fake_apiserver::FaultConfig::default());
+}
+
+/// replica-a leading, with one agent Ready; its metrics address and its handles.
+async fn leader_of_one_agent(c: &Cluster) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let s = settings(Some("replica-a"));
+    let addr = s.http_addr;
+    let (stop, handle) = operator(c, s).await;
+    apply_agent(&c.client, json!({})).await;
+    wait_ready(&c.client).await;
+    let (_, metrics) = http_get(addr, "/metrics").await;
+    assert!(metrics.contains("gitops_agent_operator_leader 1"), "{metrics}");
+    (addr, stop, handle)
+}
+
+async fn steps_down(addr: SocketAddr, what: &str) {
+    eventually(what, || async {
+        let (_, metrics) = http_get(addr, "/metrics").await;
+        metrics.contains("gitops_agent_operator_leader 0").then_some(())
+    })
+    .await;
+}
+
 /// A leader that sees another replica holding the lease stops at once, and resumes when the
 /// lease is free again.
 #[tokio::test]
 async fn a_leader_that_loses_its_lease_stops_reconciling() {
     use k8s_openapi::api::coordination::v1::Lease;
     let c = cluster(false).await;
-    let s = settings(Some("replica-a"));
-    let addr = s.http_addr;
-    let (_stop, _h) = operator(&c, s).await;
-    apply_agent(&c.client, json!({})).await;
-    wait_ready(&c.client).await;
+    let (addr, _stop, _h) = leader_of_one_agent(&c).await;
 
     let leases: Api<Lease> = Api::namespaced(c.client.clone(), "gitops-agent");
     let now = k8s_openapi::jiff::Timestamp::now();
     let steal = json!({"spec": {"holderIdentity": "intruder", "leaseDurationSeconds": 3600,
         "acquireTime": now.to_string(), "renewTime": now.to_string()}});
     leases.patch("gitops-agent-operator", &PatchParams::default(), &Patch::Merge(&steal)).await.expect("steal");
-    eventually("the old leader steps down", || async {
-        let (_, metrics) = http_get(addr, "/metrics").await;
-        metrics.contains("gitops_agent_operator_leader 0").then_some(())
-    })
-    .await;
+    steps_down(addr, "the old leader steps down").await;
     let services: Api<Service> = Api::namespaced(c.client.clone(), "gitops-agent");
     services.delete("agent", &DeleteParams::default()).await.expect("delete");
     // Several resync periods (0.5 s) and renewals (0.3 s): a reconciling operator would have

@@ -7,8 +7,14 @@
 //! each listed object replaces its previous copy as it arrives, and what the list did not hold
 //! goes when it completes: one copy at a time. Readers see every object whole; during a relist
 //! some come from the list and some from before it, which a watch cache's readers see anyway.
+//!
+//! A listed object whose resourceVersion is the one already held keeps the held copy, so a
+//! relist after a dropped watch (most objects unchanged) frees what it parsed straight away and
+//! leaves the long-lived objects where they are; moving all of them to new addresses is what
+//! spread the heap. Which entries the list returned is a generation stamped on the entry, not a
+//! set of copied keys.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use kube::ResourceExt;
@@ -24,17 +30,23 @@ fn key(object: &DynamicObject) -> Key {
 
 /// What readers of one watch see.
 #[derive(Clone, Default)]
-pub struct Objects(Arc<RwLock<HashMap<Key, Arc<DynamicObject>>>>);
+pub struct Objects(Arc<RwLock<HashMap<Key, Entry>>>);
+
+/// An object and the relist that last returned it.
+struct Entry {
+    object: Arc<DynamicObject>,
+    listed_in: u64,
+}
 
 impl Objects {
     /// Every object, in no particular order.
     pub fn all(&self) -> Vec<Arc<DynamicObject>> {
-        self.0.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.0.read().map(|m| m.values().map(|e| e.object.clone()).collect()).unwrap_or_default()
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
         let objects = self.0.read().ok()?;
-        objects.get(&(namespace.to_string(), name.to_string())).cloned()
+        objects.get(&(namespace.to_string(), name.to_string())).map(|e| e.object.clone())
     }
 
     pub fn len(&self) -> usize {
@@ -50,8 +62,9 @@ impl Objects {
 #[derive(Default)]
 pub struct Writer {
     objects: Objects,
-    /// The keys the list in progress has returned (None: no list in progress).
-    listed: Option<HashSet<Key>>,
+    /// Counts lists; entries a list returned carry its number.
+    generation: u64,
+    listing: bool,
 }
 
 impl Writer {
@@ -62,25 +75,36 @@ impl Writer {
     pub fn apply(&mut self, event: Event<DynamicObject>) {
         let Ok(mut objects) = self.objects.0.write() else { return };
         match event {
-            Event::Init => self.listed = Some(HashSet::new()),
+            Event::Init => {
+                self.generation += 1;
+                self.listing = true;
+            }
             Event::InitApply(object) | Event::Apply(object) => {
+                let listed_in = if self.listing { self.generation } else { 0 };
                 let key = key(&object);
-                if let Some(listed) = self.listed.as_mut() {
-                    listed.insert(key.clone());
+                match objects.get_mut(&key) {
+                    Some(held) => {
+                        if held.object.resource_version().is_none()
+                            || held.object.resource_version() != object.resource_version()
+                        {
+                            held.object = Arc::new(object);
+                        }
+                        held.listed_in = held.listed_in.max(listed_in);
+                    }
+                    None => {
+                        objects.insert(key, Entry { object: Arc::new(object), listed_in });
+                    }
                 }
-                objects.insert(key, Arc::new(object));
             }
             Event::Delete(object) => {
-                let key = key(&object);
-                if let Some(listed) = self.listed.as_mut() {
-                    listed.remove(&key);
-                }
-                objects.remove(&key);
+                objects.remove(&key(&object));
             }
             Event::InitDone => {
-                if let Some(listed) = self.listed.take() {
-                    objects.retain(|key, _| listed.contains(key));
+                if self.listing {
+                    let generation = self.generation;
+                    objects.retain(|_, e| e.listed_in == generation);
                     objects.shrink_to_fit();
+                    self.listing = false;
                 }
             }
         }
@@ -149,5 +173,31 @@ mod tests {
         writer.apply(Event::Delete(object("a", "one", "r2")));
         assert_eq!(revision(&objects, "a", "one"), None);
         assert_eq!(revision(&objects, "b", "one").as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn a_relisted_object_at_the_held_resource_version_keeps_the_held_copy() {
+        let at = |version: &str, revision: &str| {
+            let mut o = object("a", "one", revision);
+            o.metadata.resource_version = Some(version.to_string());
+            o
+        };
+        let mut writer = Writer::default();
+        let objects = writer.reader();
+        writer.apply(Event::Init);
+        writer.apply(Event::InitApply(at("7", "r1")));
+        writer.apply(Event::InitDone);
+        let held = objects.get("a", "one").expect("listed");
+
+        writer.apply(Event::Init);
+        writer.apply(Event::InitApply(at("7", "r1")));
+        writer.apply(Event::InitDone);
+        let after = objects.get("a", "one").expect("still listed");
+        assert!(Arc::ptr_eq(&held, &after), "an unchanged object moved to a new copy");
+
+        writer.apply(Event::Init);
+        writer.apply(Event::InitApply(at("8", "r2")));
+        writer.apply(Event::InitDone);
+        assert_eq!(revision(&objects, "a", "one").as_deref(), Some("r2"));
     }
 }

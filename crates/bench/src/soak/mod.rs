@@ -44,6 +44,16 @@ impl Timing {
         (from..from + span, total - span..total + 1.0)
     }
 
+    /// For a process whose memory follows its role (an operator replica leads, then stands by):
+    /// one `cycle` (a term in each role) from minute 5, and the last `cycle`. A single minute
+    /// judged a replica by the role it happened to hold then.
+    pub fn cycle_windows(&self, cycle: Duration) -> (Range<f64>, Range<f64>) {
+        let (base, _) = self.windows();
+        let total = self.total.as_secs_f64();
+        let cycle = cycle.as_secs_f64().min(total / 3.0).max(base.end - base.start);
+        (base.start..base.start + cycle, total - cycle..total + 1.0)
+    }
+
     /// For counts that move with load and role (descriptors: idle pooled connections, a leader's
     /// watches): the range they took over a third of the run from minute 5, which holds a fault of
     /// each kind and a failover each way with the default intervals, and the last minute. One
@@ -163,13 +173,28 @@ fn median(v: &[f64]) -> f64 {
 
 /// Memory: the last window's mean at most `limit_pct` above the baseline window's mean.
 pub fn grows_at_most(series: &Series, column: &str, timing: &Timing, limit_pct: f64) -> Check {
-    let (base, last) = timing.windows();
+    grows_at_most_between(series, column, timing.windows(), limit_pct)
+}
+
+/// [`grows_at_most`] over windows of the caller's choosing (e.g. [`Timing::cycle_windows`]).
+pub fn grows_at_most_between(
+    series: &Series,
+    column: &str,
+    (base, last): (Range<f64>, Range<f64>),
+    limit_pct: f64,
+) -> Check {
     let (b, l) = (mean(&series.values(column, &base)), mean(&series.values(column, &last)));
     let growth = if b > 0.0 { (l - b) / b * 100.0 } else { 0.0 };
     Check::new(
         format!("{column} grows at most {limit_pct:.0} %"),
         b > 0.0 && growth <= limit_pct,
-        format!("{b:.1} (minutes {:.1}-{:.1}) → {l:.1} (last), {growth:+.1} %", base.start / 60.0, base.end / 60.0),
+        format!(
+            "{b:.1} (minutes {:.1}-{:.1}) → {l:.1} (minutes {:.1}-{:.1}), {growth:+.1} %",
+            base.start / 60.0,
+            base.end / 60.0,
+            last.start / 60.0,
+            (last.end - 1.0) / 60.0
+        ),
     )
 }
 
