@@ -180,9 +180,12 @@ fn run_operator(args: RunArgs) -> ExitCode {
         discovery_interval: std::time::Duration::from_secs(args.discovery_seconds.max(1)),
         resync: std::time::Duration::from_secs(args.resync_seconds.max(1)),
         concurrency: args.concurrency,
+        term_config: None,
     };
     let result = runtime.block_on(async move {
-        let client = kube::Client::try_default().await.map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let config = kube::Config::infer().await.map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let client = kube::Client::try_from(config.clone()).map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let settings = operator::Settings { term_config: Some(config), ..settings };
         operator::run(client, settings, shutdown_signal()).await.map_err(|e| e.to_string())
     });
     match result {

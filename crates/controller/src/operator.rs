@@ -46,6 +46,11 @@ pub struct Settings {
     pub resync: Duration,
     /// Reconciles running at once (bounds API connections and memory).
     pub concurrency: u16,
+    /// Each leadership term gets a client of its own from this config, dropped with the term:
+    /// the connections a leader pooled (dozens, with their TLS and read buffers) close when it
+    /// stands down instead of staying idle in a standby for good. None: every term uses the
+    /// client `run` was given.
+    pub term_config: Option<kube::Config>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,24 +131,6 @@ pub async fn run(
     let campaign =
         settings.lease.clone().map(|lease| tokio::spawn(Elector::new(client.clone(), lease).run(leading_tx.clone())));
 
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        defaults: settings.defaults.clone(),
-        metrics: metrics.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter { controller: "gitops-agent-operator".into(), instance: std::env::var("POD_NAME").ok() },
-        ),
-        apis: apis.clone(),
-        verification: settings.verification.clone(),
-        verifier: Verifier::default(),
-        failures: Default::default(),
-        children: Default::default(),
-        written: Default::default(),
-        resync: settings.resync,
-        namespaces: settings.namespaces.clone(),
-    });
-
     let shutdown = {
         let stop_tx = stop_tx.clone();
         async move {
@@ -169,7 +156,27 @@ pub async fn run(
             break;
         }
         metrics.leader.set(1);
-        let controller = controller(&client, &settings, &apis);
+        // What a term holds (its client's connections, its status and backoff bookkeeping)
+        // goes with it, so a standby keeps nothing of it.
+        let term = term_client(&client, settings.term_config.as_ref());
+        let ctx = Arc::new(Context {
+            client: term.clone(),
+            defaults: settings.defaults.clone(),
+            metrics: metrics.clone(),
+            recorder: Recorder::new(
+                term.clone(),
+                Reporter { controller: "gitops-agent-operator".into(), instance: std::env::var("POD_NAME").ok() },
+            ),
+            apis: apis.clone(),
+            verification: settings.verification.clone(),
+            verifier: Verifier::default(),
+            failures: Default::default(),
+            children: Default::default(),
+            written: Default::default(),
+            resync: settings.resync,
+            namespaces: settings.namespaces.clone(),
+        });
+        let controller = controller(&term, &settings, &apis);
         let store = controller.store();
         let ready = health.clone();
         tokio::spawn(async move {
@@ -220,6 +227,19 @@ pub async fn run(
     match http.await {
         Ok(result) => result.map_err(RunError::Serve),
         Err(_) => Ok(()),
+    }
+}
+
+/// The client of one leadership term: a new one from `config`, else (or when it cannot be
+/// built) the shared one.
+fn term_client(shared: &Client, config: Option<&kube::Config>) -> Client {
+    match config.map(|c| Client::try_from(c.clone())) {
+        Some(Ok(client)) => client,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "could not build this term's client; using the shared one");
+            shared.clone()
+        }
+        None => shared.clone(),
     }
 }
 

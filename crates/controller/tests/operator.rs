@@ -631,9 +631,12 @@ async fn a_leader_whose_renewal_hangs_stops_when_its_lease_lapses() {
     c.running.server.set_faults(fake_apiserver::FaultConfig::default());
 }
 
-/// replica-a leading, with one agent Ready; its metrics address and its handles.
+/// replica-a leading, with one agent Ready; its metrics address and its handles. Each of its
+/// terms has a client of its own, as the binary's do.
 async fn leader_of_one_agent(c: &Cluster) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let s = settings(Some("replica-a"));
+    let admin = c.running.server.config.admin_token.clone();
+    let term_config = Some(c.running.client_config(&admin).await.expect("client config"));
+    let s = Settings { term_config, ..settings(Some("replica-a")) };
     let addr = s.http_addr;
     let (stop, handle) = operator(c, s).await;
     apply_agent(&c.client, json!({})).await;

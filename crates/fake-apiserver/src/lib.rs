@@ -118,7 +118,9 @@ impl Running {
         kube::Client::try_from(config).map_err(|e| StartError::Client(e.to_string()))
     }
 
-    async fn client_config(&self, token: &str) -> Result<kube::Config, StartError> {
+    /// The client configuration of a user authenticating with `token` (the admin's:
+    /// `server.config.admin_token`).
+    pub async fn client_config(&self, token: &str) -> Result<kube::Config, StartError> {
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_for(token))
             .map_err(|e| StartError::Client(e.to_string()))?;
         kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())

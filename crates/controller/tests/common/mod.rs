@@ -76,6 +76,7 @@ pub fn settings() -> Settings {
         discovery_interval: Duration::from_millis(300),
         resync: Duration::from_millis(500),
         concurrency: 4,
+        term_config: None,
     }
 }
 
