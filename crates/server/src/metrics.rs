@@ -52,6 +52,11 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ClusterLabels {
     pub cluster: String,
 }
@@ -64,6 +69,10 @@ pub struct Metrics {
     pub tool_duration: Family<ToolNameLabels, Histogram>,
     pub cache_objects: Family<KindLabels, Gauge>,
     pub cache_ready: Family<ClusterLabels, Gauge>,
+    /// Push notifications by how they ended: delivered, failed (given up), refused (address).
+    pub push_deliveries: Family<OutcomeLabels, Counter>,
+    /// Each try of a push notification: ok, 4xx, 5xx, error, timeout, refused.
+    pub push_attempts: Family<OutcomeLabels, Counter>,
     /// Set when /metrics is read: a task leak shows as growth over a soak run.
     pub runtime_tasks: Gauge,
     registry: Mutex<Registry>,
@@ -84,6 +93,18 @@ impl Default for Metrics {
         let cache_objects = Family::<KindLabels, Gauge>::default();
         let cache_ready = Family::<ClusterLabels, Gauge>::default();
         let runtime_tasks = Gauge::default();
+        let push_deliveries = Family::<OutcomeLabels, Counter>::default();
+        let push_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "a2a_push_deliveries",
+            "A2A push notifications by outcome (delivered, failed after every retry, refused address)",
+            push_deliveries.clone(),
+        );
+        registry.register(
+            "a2a_push_attempts",
+            "Tries of A2A push notifications by outcome (ok, 4xx, 5xx, error, timeout, refused)",
+            push_attempts.clone(),
+        );
         registry.register("http_requests", "HTTP requests by method, path and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
         registry.register(
@@ -116,6 +137,8 @@ impl Default for Metrics {
             tool_duration,
             cache_objects,
             cache_ready,
+            push_deliveries,
+            push_attempts,
             runtime_tasks,
             registry: Mutex::new(registry),
         }
@@ -130,6 +153,14 @@ impl Metrics {
         if status != "invalid" {
             self.tool_duration.get_or_create(&ToolNameLabels { tool: tool.into() }).observe(seconds);
         }
+    }
+
+    pub fn push_delivery(&self, outcome: &str) {
+        self.push_deliveries.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
+    }
+
+    pub fn push_attempt(&self, outcome: &str) {
+        self.push_attempts.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
     }
 
     pub fn http(&self, method: &str, path: &str, status: u16, seconds: f64) {

@@ -12,6 +12,7 @@ use rmcp::ServiceExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::a2a::push::{PushSettings, Pusher};
 use crate::a2a::store::{StoreLimits, TaskStore};
 use crate::a2a::{A2a, CardSettings};
 use crate::auth::gate::Gate;
@@ -155,6 +156,31 @@ pub struct ServeArgs {
     /// whichever replica reads it next.
     #[arg(long, default_value_t = 15, env = "GITOPS_AGENT_TASK_RUNNER_LEASE_SECONDS")]
     pub task_runner_lease_seconds: u64,
+    /// A2A push notifications: clients register webhooks that get each task's updates. Only
+    /// https to public addresses unless --a2a-push-allow-hosts names the host.
+    #[arg(long, action = ArgAction::Set, default_value_t = true, env = "GITOPS_AGENT_A2A_PUSH")]
+    pub a2a_push: bool,
+    /// Webhook hosts (exactly as in the URL: a name or an IP) allowed over plain http and at any
+    /// address, private ones included: e.g. an orchestrator inside the cluster.
+    #[arg(long, value_delimiter = ',', env = "GITOPS_AGENT_A2A_PUSH_ALLOW_HOSTS")]
+    pub a2a_push_allow_hosts: Vec<String>,
+    /// CA certificates (PEM) trusted for webhooks, next to the system's.
+    #[arg(long, env = "GITOPS_AGENT_A2A_PUSH_CA_FILE")]
+    pub a2a_push_ca_file: Option<String>,
+    /// The ECDSA P-256 key (PKCS#8 PEM) push notifications are signed with; give every replica
+    /// the same one so one JWKS verifies them all. Default: a key made at start.
+    #[arg(long, env = "GITOPS_AGENT_A2A_PUSH_SIGNING_KEY")]
+    pub a2a_push_signing_key: Option<String>,
+    /// Tries per push notification (the first included) before it is given up.
+    #[arg(long, default_value_t = 5, env = "GITOPS_AGENT_A2A_PUSH_ATTEMPTS")]
+    pub a2a_push_attempts: u32,
+    /// The wait before the first retry of a push notification, in milliseconds; it doubles after
+    /// each try, up to 30 s.
+    #[arg(long, default_value_t = 1000, env = "GITOPS_AGENT_A2A_PUSH_RETRY_MS")]
+    pub a2a_push_retry_ms: u64,
+    /// How long one try of a push notification may take (connect, send, status), in seconds.
+    #[arg(long, default_value_t = 10, env = "GITOPS_AGENT_A2A_PUSH_TIMEOUT_SECONDS")]
+    pub a2a_push_timeout_seconds: u64,
     /// How callers authenticate: `kubernetes` (bearer token checked by TokenReview, each call run
     /// with the caller's RBAC) or `none`. Default: `none` on a loopback --bind-address, else
     /// `kubernetes`.
@@ -201,6 +227,8 @@ pub enum ServeError {
     Stdio(String),
     #[error("--task-store: {0}")]
     TaskStore(String),
+    #[error("A2A push notifications: {0}")]
+    Push(#[from] crate::a2a::push::PushError),
     #[error(
         "refusing to serve without authentication on {0}: anyone who reaches it would act with the agent's permissions. Use --auth=kubernetes, bind to 127.0.0.1, or pass --allow-unauthenticated"
     )]
@@ -357,6 +385,26 @@ async fn task_store(args: &ServeArgs) -> Result<TaskStore, ServeError> {
     }
 }
 
+fn pusher(args: &ServeArgs, store: &Arc<TaskStore>, metrics: &Arc<Metrics>) -> Result<Option<Arc<Pusher>>, ServeError> {
+    if !args.a2a_push {
+        return Ok(None);
+    }
+    if store.kind() != "memory" && args.a2a_push_signing_key.is_none() {
+        tracing::warn!(
+            "replicas share the task store but each signs push notifications with its own key: give them one --a2a-push-signing-key so receivers can verify every replica's notifications with one JWKS"
+        );
+    }
+    let settings = PushSettings {
+        allow_hosts: args.a2a_push_allow_hosts.clone(),
+        ca_file: args.a2a_push_ca_file.clone(),
+        signing_key: args.a2a_push_signing_key.clone(),
+        attempts: args.a2a_push_attempts.max(1),
+        retry_base: Duration::from_millis(args.a2a_push_retry_ms),
+        timeout: Duration::from_secs(args.a2a_push_timeout_seconds.max(1)),
+    };
+    Ok(Some(Arc::new(Pusher::new(settings, store.clone(), metrics.clone())?)))
+}
+
 /// Starts the HTTP transport; returns once it listens.
 pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result<Running, ServeError> {
     let mode = args.auth_mode();
@@ -395,10 +443,13 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     };
     let listener = bind(&format!("{}:{}", args.bind_address, args.port)).await?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
+    let store = Arc::new(task_store(args).await?);
+    let pusher = pusher(args, &store, &agent.metrics)?;
     let a2a = Arc::new(A2a::new(
         agent.registry.clone(),
         agent.ctx.clone(),
-        task_store(args).await?,
+        store,
+        pusher,
         CardSettings { base_url: args.base_url.clone(), bearer: mode == AuthMode::Kubernetes },
         Duration::from_secs(args.idle_seconds.max(1)),
     ));

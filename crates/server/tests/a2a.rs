@@ -91,7 +91,7 @@ async fn agent_cards_list_one_skill_per_offered_tool() {
     assert_eq!(ids, offered, "read-only agents hide mutating skills");
     assert_eq!(card["name"], "gitops-agent");
     assert_eq!(card["capabilities"]["streaming"], true);
-    assert_eq!(card["capabilities"]["pushNotifications"], false);
+    assert_eq!(card["capabilities"]["pushNotifications"], true);
     let interfaces = card["supportedInterfaces"].as_array().expect("interfaces");
     assert!(interfaces.contains(&json!({"url": a2a.base, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"})));
     assert!(interfaces.contains(&json!({"url": a2a.base, "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"})));
@@ -350,9 +350,9 @@ async fn bad_input_gets_the_specified_error() {
         ),
         (
             "SendMessage",
-            json!({"message": text_message("hi"), "configuration": {"taskPushNotificationConfig": {"url": "https://x"}}}),
-            -32003,
-            "push",
+            json!({"message": text_message("hi"), "configuration": {"taskPushNotificationConfig": {"url": "http://x"}}}),
+            -32602,
+            "must use https",
         ),
         (
             "SendMessage",
@@ -362,7 +362,7 @@ async fn bad_input_gets_the_specified_error() {
         ),
         ("ListTasks", json!({"pageSize": 150}), -32602, "between 1 and 100"),
         ("ListTasks", json!({"status": "TASK_STATE_RUNNING"}), -32602, "TASK_STATE_WORKING"),
-        ("CreateTaskPushNotificationConfig", json!({}), -32003, "push"),
+        ("CreateTaskPushNotificationConfig", json!({}), -32602, "params.taskId"),
         ("GetExtendedAgentCard", json!({}), -32004, "extended"),
         ("tasks/create", json!({"skill": "nope", "input": {}}), -32602, "unknown skill"),
         ("tasks/create", json!({"input": {}}), -32602, "params.skill"),

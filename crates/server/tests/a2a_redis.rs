@@ -249,3 +249,83 @@ async fn a_task_whose_replica_is_killed_mid_run_fails_with_the_reason_on_another
     assert_eq!(got["result"]["status"]["state"], "TASK_STATE_FAILED", "{got}");
     b.api.server.faults.set(FaultConfig::default());
 }
+
+/// A config taken by one replica lives in Redis with the task: the replica that runs the task
+/// next delivers to it, signed with the key both replicas were given (one JWKS for both).
+#[tokio::test]
+async fn a_push_config_registered_on_one_replica_is_delivered_by_the_other() {
+    use base64::Engine;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use std::sync::{Arc, Mutex};
+
+    let redis = Redis::start();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &ring::rand::SystemRandom::new()).expect("key");
+    let key = std::env::temp_dir().join(format!("push-key-{}", uuid::Uuid::new_v4()));
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+    );
+    std::fs::write(&key, pem).expect("key file");
+    let args = vec![
+        format!("--task-store={}", redis.url()),
+        "--a2a-push-allow-hosts=127.0.0.1".to_string(),
+        format!("--a2a-push-signing-key={}", key.display()),
+    ];
+    let a = common::start(common::Options { fixtures: true, extra_args: args.clone(), ..Default::default() }).await;
+    let b = common::start_agent(&a, args).await;
+
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let app =
+        axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(
+                    |axum::extract::State(got): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
+                     body: axum::body::Bytes| async move {
+                        got.lock().expect("lock").push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                    },
+                ),
+            )
+            .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let r = rpc(
+        &a.agent,
+        "SendMessage",
+        json!({"message": {"role": "ROLE_USER", "parts": [{"text": "why is the kustomization failing?"}]}}),
+    )
+    .await;
+    let task = r["result"]["task"]["id"].as_str().expect("id").to_string();
+    let r = rpc(&b, "CreateTaskPushNotificationConfig", json!({"taskId": task, "id": "hook", "url": url})).await;
+    assert!(r.get("error").is_none(), "{r}");
+    let r = rpc(&a.agent, "GetTaskPushNotificationConfig", json!({"taskId": task, "id": "hook"})).await;
+    assert_eq!(r["result"]["url"], url.as_str(), "either replica reads it: {r}");
+    let r = rpc(
+        &a.agent,
+        "SendMessage",
+        json!({"message": {"role": "ROLE_USER", "taskId": task, "parts": [{"text": "apps in flux-system"}]}}),
+    )
+    .await;
+    assert_eq!(r["result"]["task"]["status"]["state"], "TASK_STATE_COMPLETED", "{r}");
+    let states = common::eventually("the completed update", Duration::from_secs(10), || {
+        let got = got.clone();
+        async move {
+            let states: Vec<String> = got
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter_map(|v| v["statusUpdate"]["status"]["state"].as_str().map(String::from))
+                .collect();
+            states.contains(&"TASK_STATE_COMPLETED".to_string()).then_some(states)
+        }
+    })
+    .await;
+    assert_eq!(states, ["TASK_STATE_WORKING", "TASK_STATE_COMPLETED"]);
+    let jwks_a = Mcp::new(a.agent.url()).get(&format!("{}/.well-known/jwks.json", a.agent.url())).await.body;
+    let jwks_b = Mcp::new(b.url()).get(&format!("{}/.well-known/jwks.json", b.url())).await.body;
+    assert_eq!(jwks_a, jwks_b, "one key for both replicas");
+    let _ = std::fs::remove_file(&key);
+}

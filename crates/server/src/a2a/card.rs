@@ -18,6 +18,8 @@ question, or a data part {\"skill\": \"<id>\", \"arguments\": {...}}.";
 pub const SCHEMA_EXTENSION: &str = "https://gitops-agent.dev/a2a/extensions/skill-arguments/v1";
 /// The extended card's extension that lists the clusters its caller may see.
 pub const CLUSTERS_EXTENSION: &str = "https://gitops-agent.dev/a2a/extensions/clusters/v1";
+/// How the agent signs its push notifications, and where its key is.
+pub const PUSH_SIGNATURE_EXTENSION: &str = "https://gitops-agent.dev/a2a/extensions/push-signature/v1";
 
 fn tags(tool: ToolName) -> Vec<&'static str> {
     let s = tool.as_str();
@@ -77,7 +79,8 @@ fn skills(registry: &Registry, with_schema: bool) -> Vec<Value> {
 
 /// `/.well-known/agent-card.json`: exactly the A2A 1.0 card (validators reject unknown fields);
 /// its JSON-RPC interface also answers 0.3 method names, listed as a 0.3 interface.
-pub fn agent_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
+pub fn agent_card(registry: &Registry, base_url: &str, features: Features) -> Value {
+    let Features { bearer, push } = features;
     let base = base_url.trim_end_matches('/');
     let schemas: Map<String, Value> =
         registry.offered().map(|t| (skill_id(t.name), Value::Object((*t.input_schema).clone()))).collect();
@@ -93,7 +96,7 @@ pub fn agent_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
         ],
         "capabilities": {
             "streaming": true,
-            "pushNotifications": false,
+            "pushNotifications": push,
             "extendedAgentCard": bearer,
             "extensions": [{
                 "uri": SCHEMA_EXTENSION,
@@ -106,6 +109,9 @@ pub fn agent_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
         "defaultOutputModes": ["text/markdown", "application/json"],
         "skills": skills(registry, false),
     });
+    if push && let Some(extensions) = card["capabilities"]["extensions"].as_array_mut() {
+        extensions.push(push_signature(base));
+    }
     if bearer {
         card["securitySchemes"] = json!({SCHEME: {"httpAuthSecurityScheme": {
             "scheme": "Bearer", "bearerFormat": "JWT", "description": BEARER_DESCRIPTION}}});
@@ -121,10 +127,13 @@ pub fn extended_card(
     registry: &Registry,
     base_url: &str,
     v03: bool,
+    push: bool,
     usable: &BTreeSet<ToolName>,
     clusters: &[ClusterView],
 ) -> Value {
-    let mut card = if v03 { predecessor_card(registry, base_url, true) } else { agent_card(registry, base_url, true) };
+    let features = Features { bearer: true, push };
+    let mut card =
+        if v03 { predecessor_card(registry, base_url, features) } else { agent_card(registry, base_url, features) };
     let ids: BTreeSet<String> = usable.iter().map(|t| skill_id(*t)).collect();
     if let Some(skills) = card["skills"].as_array_mut() {
         skills.retain(|s| s["id"].as_str().is_some_and(|id| ids.contains(id)));
@@ -150,6 +159,25 @@ pub fn extended_card(
     card
 }
 
+/// What a deployment offers that the cards declare.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Features {
+    /// Callers send a bearer token (`--auth=kubernetes`).
+    pub bearer: bool,
+    /// Push notifications (`--a2a-push`).
+    pub push: bool,
+}
+
+/// Where a webhook receiver finds the key that signs the agent's notifications.
+fn push_signature(base: &str) -> Value {
+    json!({
+        "uri": PUSH_SIGNATURE_EXTENSION,
+        "description": "Push notifications carry `Authorization: Bearer <JWT>` (ES256) unless the config names credentials for that header: verify it with the key in jwksUrl (by `kid`), check `aud` is the webhook URL, `iat`/`exp`, and that `request_body_sha256` is the hex SHA-256 of the body received",
+        "required": false,
+        "params": {"jwksUrl": format!("{}/.well-known/jwks.json", base.trim_end_matches('/')), "alg": "ES256"},
+    })
+}
+
 /// The name of the bearer scheme in the cards.
 const SCHEME: &str = "kubernetes";
 const BEARER_DESCRIPTION: &str = "A token the cluster's API server accepts (a ServiceAccount token from `kubectl create token`, or an OIDC token of the cluster's issuer); every call runs with the caller's own RBAC.";
@@ -157,7 +185,8 @@ const BEARER_DESCRIPTION: &str = "A token the cluster's API server accepts (a Se
 /// `/.well-known/agent.json`, `/agent.json` and `agent/info`: the predecessor's card, whose
 /// skills carried their input schema; with `preferredTransport`/`protocolVersion` it is also the
 /// card A2A 0.3 clients expect (they read `url`).
-pub fn predecessor_card(registry: &Registry, base_url: &str, bearer: bool) -> Value {
+pub fn predecessor_card(registry: &Registry, base_url: &str, features: Features) -> Value {
+    let Features { bearer, push } = features;
     let mut card = json!({
         "name": NAME,
         "description": DESCRIPTION,
@@ -165,12 +194,15 @@ pub fn predecessor_card(registry: &Registry, base_url: &str, bearer: bool) -> Va
         "preferredTransport": "JSONRPC",
         "protocolVersion": "0.3.0",
         "version": env!("CARGO_PKG_VERSION"),
-        "capabilities": {"streaming": true, "pushNotifications": false, "stateTransitionHistory": true},
+        "capabilities": {"streaming": true, "pushNotifications": push, "stateTransitionHistory": true},
         "supportsAuthenticatedExtendedCard": bearer,
         "defaultInputModes": ["text/plain", "application/json"],
         "defaultOutputModes": ["text/markdown", "application/json"],
         "skills": skills(registry, true),
     });
+    if push {
+        card["capabilities"]["extensions"] = json!([push_signature(base_url)]);
+    }
     if bearer {
         card["securitySchemes"] = json!({SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": BEARER_DESCRIPTION}});
         card["security"] = json!([{SCHEME: []}]);

@@ -17,6 +17,9 @@ pub enum A2aError {
     Internal(String),
     #[error("task `{0}` not found")]
     TaskNotFound(String),
+    /// The specification answers a missing push config with TaskNotFoundError.
+    #[error("task `{task}` has no push notification config `{id}`")]
+    PushConfigNotFound { task: String, id: String },
     #[error("task `{id}` cannot be canceled: it is already {state}")]
     TaskNotCancelable { id: String, state: &'static str },
     #[error("Push notifications are not supported by this agent")]
@@ -49,7 +52,7 @@ impl A2aError {
             Self::MethodNotFound(_) => -32601,
             Self::InvalidParams { .. } => -32602,
             Self::Internal(_) | Self::Store(_) => -32603,
-            Self::TaskNotFound(_) => -32001,
+            Self::TaskNotFound(_) | Self::PushConfigNotFound { .. } => -32001,
             Self::TaskNotCancelable { .. } => -32002,
             Self::PushNotificationNotSupported => -32003,
             Self::UnsupportedOperation(_) => -32004,
@@ -67,7 +70,7 @@ impl A2aError {
             Self::MethodNotFound(_) => "METHOD_NOT_FOUND",
             Self::InvalidParams { .. } => "INVALID_PARAMS",
             Self::Internal(_) | Self::Store(_) => "INTERNAL",
-            Self::TaskNotFound(_) => "TASK_NOT_FOUND",
+            Self::TaskNotFound(_) | Self::PushConfigNotFound { .. } => "TASK_NOT_FOUND",
             Self::TaskNotCancelable { .. } => "TASK_NOT_CANCELABLE",
             Self::PushNotificationNotSupported => "PUSH_NOTIFICATION_NOT_SUPPORTED",
             Self::UnsupportedOperation(_) => "UNSUPPORTED_OPERATION",
@@ -79,7 +82,7 @@ impl A2aError {
 
     pub fn http_status(&self) -> StatusCode {
         match self {
-            Self::TaskNotFound(_) | Self::MethodNotFound(_) => StatusCode::NOT_FOUND,
+            Self::TaskNotFound(_) | Self::PushConfigNotFound { .. } | Self::MethodNotFound(_) => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RequestContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -99,7 +102,9 @@ impl A2aError {
                 "fieldViolations": [{"field": field, "description": reason}],
             }));
         }
-        if let Self::TaskNotFound(id) | Self::TaskNotCancelable { id, .. } = self {
+        if let Self::TaskNotFound(id) | Self::TaskNotCancelable { id, .. } | Self::PushConfigNotFound { task: id, .. } =
+            self
+        {
             details[0]["metadata"] = json!({"taskId": id});
         }
         Value::Array(details)

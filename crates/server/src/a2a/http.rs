@@ -22,7 +22,7 @@ use super::model::{Dialect, Event, Message, Part, Task, TaskState};
 use super::routing;
 use super::store::ListQuery;
 use super::wire::{self, View};
-use super::{A2a, Send as NewMessage, Started, rejection};
+use super::{A2a, Send as NewMessage, Started, push, rejection};
 
 /// The HTTP+JSON binding's media type; accepted on requests. Answers are `application/json`,
 /// which clients of both bindings accept.
@@ -38,9 +38,10 @@ pub fn router(a2a: Arc<A2a>) -> Router {
         .route("/message:stream", post(rest_stream))
         .route("/tasks", get(rest_list))
         .route("/tasks/{task}", get(rest_get).post(rest_task_action))
-        .route("/tasks/{task}/pushNotificationConfigs", get(rest_push).post(rest_push))
-        .route("/tasks/{task}/pushNotificationConfigs/{config}", get(rest_push).delete(rest_push))
+        .route("/tasks/{task}/pushNotificationConfigs", get(rest_push_list).post(rest_push_create))
+        .route("/tasks/{task}/pushNotificationConfigs/{config}", get(rest_push_get).delete(rest_push_delete))
         .route("/extendedAgentCard", get(rest_extended_card))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(a2a)
 }
 
@@ -49,7 +50,7 @@ fn base_url(a2a: &A2a, headers: &HeaderMap) -> String {
 }
 
 async fn agent_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response {
-    let card = card::agent_card(a2a.registry(), &base_url(&a2a, &headers), a2a.card.bearer).to_string();
+    let card = card::agent_card(a2a.registry(), &base_url(&a2a, &headers), a2a.features()).to_string();
     // The same binary and settings give the same card, so replicas agree on the tag.
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&card, &mut hasher);
@@ -66,7 +67,7 @@ async fn agent_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response
 }
 
 async fn predecessor_card(State(a2a): State<Arc<A2a>>, headers: HeaderMap) -> Response {
-    axum::Json(card::predecessor_card(a2a.registry(), &base_url(&a2a, &headers), a2a.card.bearer)).into_response()
+    axum::Json(card::predecessor_card(a2a.registry(), &base_url(&a2a, &headers), a2a.features())).into_response()
 }
 
 /// `A2A-Version` (header, or query parameter): missing means 0.3, as the specification says.
@@ -109,7 +110,10 @@ enum Op {
     Cancel,
     Subscribe,
     ExtendedCard,
-    PushConfig,
+    PushSet,
+    PushGet,
+    PushList,
+    PushDelete,
     AgentInfo,
     Create,
     FollowUp,
@@ -126,10 +130,10 @@ fn op(method: &str) -> Option<(Op, Option<Dialect>)> {
         "CancelTask" => (Op::Cancel, Some(V1)),
         "SubscribeToTask" => (Op::Subscribe, Some(V1)),
         "GetExtendedAgentCard" => (Op::ExtendedCard, Some(V1)),
-        "CreateTaskPushNotificationConfig"
-        | "GetTaskPushNotificationConfig"
-        | "ListTaskPushNotificationConfigs"
-        | "DeleteTaskPushNotificationConfig" => (Op::PushConfig, Some(V1)),
+        "CreateTaskPushNotificationConfig" => (Op::PushSet, Some(V1)),
+        "GetTaskPushNotificationConfig" => (Op::PushGet, Some(V1)),
+        "ListTaskPushNotificationConfigs" => (Op::PushList, Some(V1)),
+        "DeleteTaskPushNotificationConfig" => (Op::PushDelete, Some(V1)),
         "message/send" => (Op::Send, Some(V03)),
         "message/stream" => (Op::Stream, Some(V03)),
         // Shared by 0.3 and the predecessor: the task's own dialect decides.
@@ -137,10 +141,10 @@ fn op(method: &str) -> Option<(Op, Option<Dialect>)> {
         "tasks/cancel" => (Op::Cancel, None),
         "tasks/resubscribe" => (Op::Subscribe, Some(V03)),
         "agent/getAuthenticatedExtendedCard" => (Op::ExtendedCard, Some(V03)),
-        "tasks/pushNotificationConfig/set"
-        | "tasks/pushNotificationConfig/get"
-        | "tasks/pushNotificationConfig/list"
-        | "tasks/pushNotificationConfig/delete" => (Op::PushConfig, Some(V03)),
+        "tasks/pushNotificationConfig/set" => (Op::PushSet, Some(V03)),
+        "tasks/pushNotificationConfig/get" => (Op::PushGet, Some(V03)),
+        "tasks/pushNotificationConfig/list" => (Op::PushList, Some(V03)),
+        "tasks/pushNotificationConfig/delete" => (Op::PushDelete, Some(V03)),
         "agent/info" => (Op::AgentInfo, Some(Legacy)),
         "tasks/create" => (Op::Create, Some(Legacy)),
         "tasks/message" => (Op::FollowUp, Some(Legacy)),
@@ -223,30 +227,32 @@ async fn json_rpc(
         Some(Dialect::Legacy) => Some(Dialect::Legacy),
         _ => requested.or(family),
     };
-    match dispatch(&a2a, op, dialect, &params, &headers, &id).await {
+    match dispatch(&a2a, op, (family, dialect), &params, &headers, &id).await {
         Ok(r) => r,
         Err(e) => rpc_error(&id, &e),
     }
 }
 
+/// `dialect`: the method's family (which shape its params take), and the dialect to answer in.
 async fn dispatch(
     a2a: &Arc<A2a>,
     op: Op,
-    dialect: Option<Dialect>,
+    (family, dialect): (Option<Dialect>, Option<Dialect>),
     params: &Map<String, Value>,
     headers: &HeaderMap,
     id: &Value,
 ) -> Result<Response, A2aError> {
     let ok = |v: Value| Ok(axum::Json(rpc_result(id, v)).into_response());
+    let issuer = base_url(a2a, headers);
     match op {
         Op::Send => {
             let d = dialect.unwrap_or(Dialect::V03);
-            let (task, view) = send_blocking(a2a, params, d, "params").await?;
+            let (task, view) = send_blocking(a2a, params, d, "params", &issuer).await?;
             ok(wire::task_event(&task, d, view))
         }
         Op::Stream => {
             let d = dialect.unwrap_or(Dialect::V03);
-            let (started, view) = start(a2a, params, d, "params").await?;
+            let (started, view) = start(a2a, params, d, "params", &issuer).await?;
             Ok(sse(stream(started.task, started.events, d, view, Some(id.clone()), Until::Pause, a2a.stream_idle)))
         }
         Op::Get => {
@@ -270,16 +276,20 @@ async fn dispatch(
             ok(list_answer(a2a, &q, dialect.unwrap_or(Dialect::V1)).await?)
         }
         Op::ExtendedCard => ok(a2a.extended_card(&base_url(a2a, headers), dialect == Some(Dialect::V03)).await?),
-        Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
-        Op::AgentInfo => ok(card::predecessor_card(a2a.registry(), &base_url(a2a, headers), a2a.card.bearer)),
+        Op::PushSet | Op::PushGet | Op::PushList | Op::PushDelete => {
+            let family = family.unwrap_or(Dialect::V1);
+            ok(push_rpc(a2a, op, family, params, &issuer).await?)
+        }
+        Op::AgentInfo => ok(card::predecessor_card(a2a.registry(), &base_url(a2a, headers), a2a.features())),
         Op::Create => ok(legacy_create(a2a, params).await?),
         Op::FollowUp => {
             let task_id =
                 required_string(params, "id", "params").or_else(|_| required_string(params, "taskId", "params"))?;
             let mut message = wire::read_message(params.get("message").unwrap_or(&Value::Null), "params.message")?;
             message.task_id = Some(task_id);
-            let started =
-                a2a.send(NewMessage { message, dialect: Dialect::Legacy, route: None, task_id: None }).await?;
+            let started = a2a
+                .send(NewMessage { message, dialect: Dialect::Legacy, route: None, task_id: None, push: None })
+                .await?;
             let task = finished(a2a, started).await?;
             ok(wire::task(&task, Dialect::Legacy, View::FULL))
         }
@@ -332,7 +342,8 @@ async fn legacy_create(a2a: &Arc<A2a>, params: &Map<String, Value>) -> Result<Va
             return Err(A2aError::invalid("params.id", "at most 128 letters, digits, `-`, `_` or `.`"));
         }
     }
-    let started = a2a.send(NewMessage { message, dialect: Dialect::Legacy, route: Some(route), task_id }).await?;
+    let started =
+        a2a.send(NewMessage { message, dialect: Dialect::Legacy, route: Some(route), task_id, push: None }).await?;
     let task = finished(a2a, started).await?;
     Ok(wire::task(&task, Dialect::Legacy, View::FULL))
 }
@@ -346,14 +357,32 @@ async fn finished(a2a: &A2a, started: Started) -> Result<Task, A2aError> {
     }
 }
 
-/// Reads a SendMessageRequest (1.0 `configuration.returnImmediately`, 0.3 `configuration.blocking`).
-async fn start(a2a: &Arc<A2a>, params: &Map<String, Value>, d: Dialect, at: &str) -> Result<(Started, View), A2aError> {
+/// Reads a SendMessageRequest (1.0 `configuration.returnImmediately`, 0.3 `configuration.blocking`,
+/// a push notification config in `configuration.taskPushNotificationConfig` or 0.3's
+/// `configuration.pushNotificationConfig`). `issuer`: the agent's URL as the client reached it.
+async fn start(
+    a2a: &Arc<A2a>,
+    params: &Map<String, Value>,
+    d: Dialect,
+    at: &str,
+    issuer: &str,
+) -> Result<(Started, View), A2aError> {
     let message = wire::read_message(params.get("message").unwrap_or(&Value::Null), &format!("{at}.message"))?;
     let config = params.get("configuration").and_then(Value::as_object);
     let cfg = |k: &str| config.and_then(|c| wire::member(c, k));
-    if cfg("taskPushNotificationConfig").or_else(|| cfg("pushNotificationConfig")).is_some_and(|v| !v.is_null()) {
-        return Err(A2aError::PushNotificationNotSupported);
-    }
+    let push = match [("taskPushNotificationConfig", Dialect::V1), ("pushNotificationConfig", Dialect::V03)]
+        .into_iter()
+        .find_map(|(key, shape)| cfg(key).filter(|v| !v.is_null()).map(|v| (key, shape, v)))
+    {
+        None => None,
+        Some((key, shape, v)) => {
+            let pusher = a2a.pusher().ok_or(A2aError::PushNotificationNotSupported)?;
+            // The webhook gets the shape of the request's dialect; the key names the config's.
+            let dialect = if d == Dialect::V1 { Dialect::V1 } else { shape };
+            let at = format!("{at}.configuration.{key}");
+            Some(push::config::read(v, &at, "", dialect, issuer, pusher.allowed())?)
+        }
+    };
     if let Some(Value::Array(modes)) = cfg("acceptedOutputModes")
         && !modes.is_empty()
         && !modes.iter().filter_map(Value::as_str).any(accepted_mode)
@@ -369,7 +398,7 @@ async fn start(a2a: &Arc<A2a>, params: &Map<String, Value>, d: Dialect, at: &str
             A2aError::invalid(format!("{at}.configuration.historyLength"), "expected a non-negative integer")
         })? as usize),
     };
-    let started = a2a.send(NewMessage { message, dialect: d, route: None, task_id: None }).await?;
+    let started = a2a.send(NewMessage { message, dialect: d, route: None, task_id: None, push }).await?;
     Ok((started, View { history_length, artifacts: true }))
 }
 
@@ -386,6 +415,7 @@ async fn send_blocking(
     params: &Map<String, Value>,
     d: Dialect,
     at: &str,
+    issuer: &str,
 ) -> Result<(Task, View), A2aError> {
     let config = params.get("configuration").and_then(Value::as_object);
     let flag = |k: &str| config.and_then(|c| wire::member(c, k)).and_then(Value::as_bool);
@@ -393,7 +423,7 @@ async fn send_blocking(
         Some(ri) => !ri,
         None => flag("blocking").unwrap_or(true),
     };
-    let (started, view) = start(a2a, params, d, at).await?;
+    let (started, view) = start(a2a, params, d, at, issuer).await?;
     if !blocking {
         return Ok((started.task, view));
     }
@@ -593,7 +623,7 @@ async fn rest_send(
 ) -> Result<Response, Rest> {
     let d = rest_dialect(&headers, q.as_deref())?;
     let params = rest_body(&headers, body)?;
-    let (task, view) = send_blocking(&a2a, &params, d, "body").await?;
+    let (task, view) = send_blocking(&a2a, &params, d, "body", &base_url(&a2a, &headers)).await?;
     Ok(rest_ok(wire::task_event(&task, d, view)))
 }
 
@@ -605,7 +635,7 @@ async fn rest_stream(
 ) -> Result<Response, Rest> {
     let d = rest_dialect(&headers, q.as_deref())?;
     let params = rest_body(&headers, body)?;
-    let (started, view) = start(&a2a, &params, d, "body").await?;
+    let (started, view) = start(&a2a, &params, d, "body", &base_url(&a2a, &headers)).await?;
     Ok(sse(stream(started.task, started.events, d, view, None, Until::Pause, a2a.stream_idle)))
 }
 
@@ -646,8 +676,120 @@ async fn rest_task_action(
     }
 }
 
-async fn rest_push() -> Rest {
-    Rest(A2aError::PushNotificationNotSupported)
+/// The body is 1.0's TaskPushNotificationConfig (the HTTP+JSON binding is new in 1.0).
+async fn rest_push_create(
+    State(a2a): State<Arc<A2a>>,
+    Path(task): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Rest> {
+    let mut body = rest_body(&headers, body)?;
+    // The path names the task, whatever the body says.
+    body.insert("taskId".into(), Value::String(task));
+    Ok(rest_ok(push_rpc(&a2a, Op::PushSet, Dialect::V1, &body, &base_url(&a2a, &headers)).await?))
+}
+
+/// Over HTTP+JSON (new in 1.0) the list is always 1.0's `{configs, nextPageToken}`.
+async fn rest_push_list(
+    State(a2a): State<Arc<A2a>>,
+    Path(task): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Rest> {
+    let mut params = query_map(q.as_deref());
+    params.insert("taskId".into(), Value::String(task));
+    Ok(rest_ok(push_rpc(&a2a, Op::PushList, Dialect::V1, &params, "").await?))
+}
+
+async fn rest_push_get(
+    State(a2a): State<Arc<A2a>>,
+    Path((task, config)): Path<(String, String)>,
+) -> Result<Response, Rest> {
+    Ok(rest_ok(push::config::render(&a2a.push_config(&task, Some(&config)).await?, Dialect::V1)))
+}
+
+async fn rest_push_delete(
+    State(a2a): State<Arc<A2a>>,
+    Path((task, config)): Path<(String, String)>,
+) -> Result<Response, Rest> {
+    a2a.delete_push(&task, &config).await?;
+    Ok(rest_ok(json!({})))
+}
+
+/// The push config methods, with `family`'s params: 1.0 (`taskId`, `id`, the config flat) or
+/// 0.3 (`id` is the task, `pushNotificationConfigId`, the config under `pushNotificationConfig`).
+async fn push_rpc(
+    a2a: &Arc<A2a>,
+    op: Op,
+    family: Dialect,
+    params: &Map<String, Value>,
+    issuer: &str,
+) -> Result<Value, A2aError> {
+    let v1 = family == Dialect::V1;
+    let task_of = |key: &str| required_string(params, key, "params");
+    match op {
+        Op::PushSet => {
+            let pusher = a2a.pusher().ok_or(A2aError::PushNotificationNotSupported)?;
+            let task_id = task_of("taskId")?;
+            let (config, at) = match (v1, params.get("config"), params.get("pushNotificationConfig")) {
+                // Drafts of 1.0 wrapped the config in `config`.
+                (true, Some(c @ Value::Object(_)), _) => (c, "params.config"),
+                (true, _, _) => (&Value::Object(params.clone()), "params"),
+                (false, _, Some(c)) => (c, "params.pushNotificationConfig"),
+                (false, _, None) => return Err(A2aError::invalid("params.pushNotificationConfig", "required")),
+            };
+            let config = push::config::read(config, at, &task_id, family, issuer, pusher.allowed())?;
+            let saved = a2a.set_push(config).await?;
+            Ok(push::config::render(&saved, family))
+        }
+        Op::PushGet => {
+            let config = if v1 {
+                a2a.push_config(&task_of("taskId")?, Some(&required_string(params, "id", "params")?)).await?
+            } else {
+                let config_id = optional_string(params, "pushNotificationConfigId", "params")?;
+                a2a.push_config(&task_of("id")?, config_id.as_deref()).await?
+            };
+            Ok(push::config::render(&config, family))
+        }
+        Op::PushList => {
+            let configs = a2a.push_configs(&task_of(if v1 { "taskId" } else { "id" })?).await?;
+            if !v1 {
+                return Ok(configs.iter().map(|c| push::config::render(c, family)).collect());
+            }
+            let page_size = optional_u64(params, "pageSize", "params")?.unwrap_or(0) as usize;
+            let start = match optional_string(params, "pageToken", "params")? {
+                None => 0,
+                Some(t) => t
+                    .parse::<usize>()
+                    .map_err(|_| A2aError::invalid("params.pageToken", "not a page token this agent issued"))?,
+            };
+            let size = if page_size == 0 { configs.len() } else { page_size };
+            let page: Vec<Value> =
+                configs.iter().skip(start).take(size).map(|c| push::config::render(c, family)).collect();
+            let next =
+                if start + page.len() < configs.len() { (start + page.len()).to_string() } else { String::new() };
+            Ok(json!({"configs": page, "nextPageToken": next}))
+        }
+        Op::PushDelete => {
+            let (task_id, config_id) = if v1 {
+                (task_of("taskId")?, required_string(params, "id", "params")?)
+            } else {
+                (task_of("id")?, required_string(params, "pushNotificationConfigId", "params")?)
+            };
+            a2a.delete_push(&task_id, &config_id).await?;
+            Ok(if v1 { json!({}) } else { Value::Null })
+        }
+        _ => Err(A2aError::Internal(format!("{op:?} is not a push config method"))),
+    }
+}
+
+/// The key that signs push notifications (404 when the agent sends none).
+async fn jwks(State(a2a): State<Arc<A2a>>) -> Response {
+    match a2a.pusher() {
+        Some(p) => ([(header::CACHE_CONTROL, "max-age=300")], axum::Json(p.jwks())).into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, "push notifications are off (--a2a-push=false): nothing is signed").into_response()
+        }
+    }
 }
 
 async fn rest_extended_card(

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extended;
 mod http;
 pub mod model;
+pub mod push;
 pub mod routing;
 pub mod store;
 pub mod wire;
@@ -24,6 +25,8 @@ use tracing::Instrument;
 use self::error::A2aError;
 pub use self::http::router;
 use self::model::{Artifact, Dialect, Event, Message, Part, Task, TaskState, new_id};
+use self::push::Pusher;
+use self::push::config::PushConfig;
 use self::routing::{Offered, Route};
 use self::store::{ListQuery, Page, TaskStore};
 use crate::auth::{self, Caller};
@@ -39,6 +42,13 @@ pub struct CardSettings {
     pub bearer: bool,
 }
 
+impl A2a {
+    /// What the cards declare this deployment offers.
+    pub fn features(&self) -> card::Features {
+        card::Features { bearer: self.card.bearer, push: self.push.is_some() }
+    }
+}
+
 /// A task this process runs or holds open (`input-required`): its event feed, which outlives
 /// each run so subscribers see follow-ups, and the cancel switch of the run in progress.
 struct Live {
@@ -50,7 +60,9 @@ struct Live {
 pub struct A2a {
     registry: Arc<Registry>,
     ctx: Arc<ToolContext>,
-    store: TaskStore,
+    store: Arc<TaskStore>,
+    /// Push notifications (`--a2a-push`); None: the agent does not offer them.
+    push: Option<Arc<Pusher>>,
     live: Mutex<HashMap<String, Live>>,
     pub card: CardSettings,
     /// How often a subscriber polls the store for a task another replica runs.
@@ -71,6 +83,8 @@ pub struct Send {
     pub route: Option<Route>,
     /// The predecessor let clients choose a new task's id.
     pub task_id: Option<String>,
+    /// A push notification config sent with the message (its task id is set here).
+    pub push: Option<PushConfig>,
 }
 
 /// A task that was accepted, with a feed of what happens to it next.
@@ -83,14 +97,62 @@ impl A2a {
     pub fn new(
         registry: Arc<Registry>,
         ctx: Arc<ToolContext>,
-        store: TaskStore,
+        store: Arc<TaskStore>,
+        push: Option<Arc<Pusher>>,
         card: CardSettings,
         stream_idle: Duration,
     ) -> A2a {
         let hold = store.ttl();
         let live = Mutex::new(HashMap::new());
         let replica = std::env::var("POD_NAME").unwrap_or_else(|_| format!("pid-{}", std::process::id()));
-        A2a { registry, ctx, store, live, card, poll: Duration::from_millis(100), hold, stream_idle, replica }
+        A2a { registry, ctx, store, push, live, card, poll: Duration::from_millis(100), hold, stream_idle, replica }
+    }
+
+    pub fn pusher(&self) -> Option<&Pusher> {
+        self.push.as_deref()
+    }
+
+    /// Tells the task's webhooks about `event`, which `task` already reflects.
+    fn notify(&self, task: &Task, event: Event) {
+        if let Some(p) = &self.push {
+            p.notify(task, event);
+        }
+    }
+
+    fn pusher_or_refuse(&self) -> Result<&Pusher, A2aError> {
+        self.push.as_deref().ok_or(A2aError::PushNotificationNotSupported)
+    }
+
+    /// Registers (or replaces) a push config on a task of the caller's.
+    pub async fn set_push(&self, config: PushConfig) -> Result<PushConfig, A2aError> {
+        self.pusher_or_refuse()?;
+        self.get(&config.task_id).await?;
+        self.store.put_push(&config).await?;
+        Ok(config)
+    }
+
+    /// The push configs of a task of the caller's (none of another caller's task is found).
+    pub async fn push_configs(&self, task_id: &str) -> Result<Vec<PushConfig>, A2aError> {
+        self.pusher_or_refuse()?;
+        self.get(task_id).await?;
+        self.store.push_configs(task_id).await
+    }
+
+    /// One push config; `None` asks for the task's only (or first) one, as 0.3 allowed.
+    pub async fn push_config(&self, task_id: &str, id: Option<&str>) -> Result<PushConfig, A2aError> {
+        let configs = self.push_configs(task_id).await?;
+        let found = match id {
+            Some(id) => configs.into_iter().find(|c| c.id == id),
+            None => configs.into_iter().next(),
+        };
+        found
+            .ok_or_else(|| A2aError::PushConfigNotFound { task: task_id.to_string(), id: id.unwrap_or("").to_string() })
+    }
+
+    pub async fn delete_push(&self, task_id: &str, id: &str) -> Result<(), A2aError> {
+        self.pusher_or_refuse()?;
+        self.get(task_id).await?;
+        self.store.delete_push(task_id, id).await
     }
 
     fn live(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Live>>, A2aError> {
@@ -123,7 +185,7 @@ impl A2a {
         })?;
         let offered: Vec<ToolName> = self.registry.offered().map(|t| t.name).collect();
         let (usable, clusters) = extended::caller_view(&self.ctx, &caller, &offered).await;
-        Ok(card::extended_card(&self.registry, base_url, v03, &usable, &clusters))
+        Ok(card::extended_card(&self.registry, base_url, v03, self.push.is_some(), &usable, &clusters))
     }
 
     /// A task, if it exists and the caller started it: other callers' tasks are not found, so
@@ -168,6 +230,7 @@ impl A2a {
         let message = Message::agent(why, &task);
         task.set_state(TaskState::Failed, Some(message));
         self.store.put(&task).await?;
+        self.notify(&task, Event::Status(task.status.clone()));
         Ok(task)
     }
 
@@ -232,9 +295,16 @@ impl A2a {
         if let Route::Call { tool, .. } | Route::NeedsInput { tool, .. } = &route {
             task.skill = Some(routing::skill_id(*tool));
         }
+        if req.push.is_some() {
+            self.pusher_or_refuse()?;
+        }
         // Claimed before it is saved as running, so no other replica takes it for abandoned.
         self.store.claim(&task.id, &self.replica).await?;
         self.store.put(&task).await?;
+        if let Some(mut config) = req.push {
+            config.task_id = task.id.clone();
+            self.store.put_push(&config).await?;
+        }
         let cancel = CancellationToken::new();
         let (events, rx) = {
             let mut live = self.live()?;
@@ -301,6 +371,7 @@ impl A2a {
         };
         if let Some(a) = artifact {
             task.artifacts.push(a.clone());
+            self.notify(&task, Event::Artifact(a.clone()));
             let _ = events.send(Event::Artifact(a));
         }
         let message = message.map(|m| Message::agent(m, &task));
@@ -330,6 +401,7 @@ impl A2a {
         if let Err(e) = self.store.put(task).await {
             tracing::warn!(error = %e, task = %task.id, "could not save the task");
         }
+        self.notify(task, Event::Status(task.status.clone()));
         // No receivers is fine: nobody is streaming this task.
         let _ = events.send(Event::Status(task.status.clone()));
     }
@@ -368,6 +440,7 @@ impl A2a {
                 task.pending = None;
                 task.set_state(TaskState::Canceled, None);
                 self.store.put(&task).await?;
+                self.notify(&task, Event::Status(task.status.clone()));
                 if let Some((_, events)) = other {
                     let _ = events.send(Event::Status(task.status.clone()));
                     self.live()?.remove(id);

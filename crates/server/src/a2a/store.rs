@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::error::A2aError;
 use super::model::{Task, TaskState};
+use super::push::config::{MAX_PER_TASK, PushConfig};
 
 #[derive(Debug, Clone, Copy)]
 pub struct StoreLimits {
@@ -45,8 +46,17 @@ pub struct Page {
 }
 
 pub enum TaskStore {
-    Memory { tasks: Mutex<HashMap<String, Task>>, limits: StoreLimits },
-    Redis { conn: redis::aio::ConnectionManager, prefix: String, limits: StoreLimits },
+    Memory {
+        tasks: Mutex<HashMap<String, Task>>,
+        /// Push notification configs by task id.
+        push: Mutex<HashMap<String, Vec<PushConfig>>>,
+        limits: StoreLimits,
+    },
+    Redis {
+        conn: redis::aio::ConnectionManager,
+        prefix: String,
+        limits: StoreLimits,
+    },
 }
 
 fn store_error(e: impl std::fmt::Display) -> A2aError {
@@ -59,7 +69,7 @@ fn expired(t: &Task, limits: &StoreLimits, now: Timestamp) -> bool {
 
 impl TaskStore {
     pub fn memory(limits: StoreLimits) -> TaskStore {
-        TaskStore::Memory { tasks: Mutex::new(HashMap::new()), limits }
+        TaskStore::Memory { tasks: Mutex::new(HashMap::new()), push: Mutex::new(HashMap::new()), limits }
     }
 
     /// `redis://[user:password@]host:port[/db]`; connects (and reconnects) in the background.
@@ -133,6 +143,101 @@ impl TaskStore {
         }
     }
 
+    /// Adds a push config to its task, or replaces the one with its id.
+    pub async fn put_push(&self, config: &PushConfig) -> Result<(), A2aError> {
+        let too_many = || {
+            A2aError::invalid(
+                "id",
+                format!(
+                    "task `{}` has {MAX_PER_TASK} push notification configs already; delete one first",
+                    config.task_id
+                ),
+            )
+        };
+        match self {
+            Self::Memory { push, .. } => {
+                let mut push = push.lock().map_err(store_error)?;
+                let configs = push.entry(config.task_id.clone()).or_default();
+                match configs.iter().position(|c| c.id == config.id) {
+                    Some(i) => configs[i] = config.clone(),
+                    None if configs.len() >= MAX_PER_TASK => return Err(too_many()),
+                    None => configs.push(config.clone()),
+                }
+                Ok(())
+            }
+            Self::Redis { conn, prefix, limits } => {
+                let key = format!("{prefix}push:{}", config.task_id);
+                let json = serde_json::to_string(config).map_err(store_error)?;
+                let mut conn = conn.clone();
+                let (exists, count): (bool, usize) = redis::pipe()
+                    .cmd("HEXISTS")
+                    .arg(&key)
+                    .arg(&config.id)
+                    .cmd("HLEN")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                if !exists && count >= MAX_PER_TASK {
+                    return Err(too_many());
+                }
+                redis::pipe()
+                    .atomic()
+                    .cmd("HSET")
+                    .arg(&key)
+                    .arg(&config.id)
+                    .arg(json)
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(limits.ttl.as_millis() as u64)
+                    .ignore()
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(store_error)
+            }
+        }
+    }
+
+    /// A task's push configs, by id.
+    pub async fn push_configs(&self, task_id: &str) -> Result<Vec<PushConfig>, A2aError> {
+        let mut configs = match self {
+            Self::Memory { push, .. } => push.lock().map_err(store_error)?.get(task_id).cloned().unwrap_or_default(),
+            Self::Redis { conn, prefix, .. } => {
+                let mut conn = conn.clone();
+                let values: Vec<String> = redis::cmd("HVALS")
+                    .arg(format!("{prefix}push:{task_id}"))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                values.iter().map(|v| serde_json::from_str(v).map_err(store_error)).collect::<Result<_, _>>()?
+            }
+        };
+        configs.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(configs)
+    }
+
+    /// Removes a push config; removing one that is not there is not an error.
+    pub async fn delete_push(&self, task_id: &str, id: &str) -> Result<(), A2aError> {
+        match self {
+            Self::Memory { push, .. } => {
+                if let Some(configs) = push.lock().map_err(store_error)?.get_mut(task_id) {
+                    configs.retain(|c| c.id != id);
+                }
+                Ok(())
+            }
+            Self::Redis { conn, prefix, .. } => {
+                let mut conn = conn.clone();
+                redis::cmd("HDEL")
+                    .arg(format!("{prefix}push:{task_id}"))
+                    .arg(id)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(store_error)
+            }
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Memory { .. } => "memory",
@@ -142,7 +247,7 @@ impl TaskStore {
 
     pub async fn put(&self, task: &Task) -> Result<(), A2aError> {
         match self {
-            Self::Memory { tasks, limits } => {
+            Self::Memory { tasks, push, limits } => {
                 let mut tasks = tasks.lock().map_err(store_error)?;
                 tasks.insert(task.id.clone(), task.clone());
                 let now = Timestamp::now();
@@ -155,6 +260,8 @@ impl TaskStore {
                         None => break,
                     };
                 }
+                // A task's push configs go with it.
+                push.lock().map_err(store_error)?.retain(|id, _| tasks.contains_key(id));
                 Ok(())
             }
             Self::Redis { conn, prefix, limits } => {
@@ -196,7 +303,7 @@ impl TaskStore {
 
     pub async fn get(&self, id: &str) -> Result<Option<Task>, A2aError> {
         match self {
-            Self::Memory { tasks, limits } => {
+            Self::Memory { tasks, limits, .. } => {
                 let tasks = tasks.lock().map_err(store_error)?;
                 Ok(tasks.get(id).filter(|t| !expired(t, limits, Timestamp::now())).cloned())
             }
@@ -214,7 +321,7 @@ impl TaskStore {
 
     async fn all(&self) -> Result<Vec<Task>, A2aError> {
         match self {
-            Self::Memory { tasks, limits } => {
+            Self::Memory { tasks, limits, .. } => {
                 let now = Timestamp::now();
                 Ok(tasks.lock().map_err(store_error)?.values().filter(|t| !expired(t, limits, now)).cloned().collect())
             }

@@ -230,8 +230,16 @@ impl Mcp {
         self.get_with(url, &[]).await
     }
 
+    pub async fn delete(&self, url: &str) -> Answer {
+        self.send(hyper::Request::delete(url), &[]).await
+    }
+
     pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut req = hyper::Request::get(url);
+        self.send(hyper::Request::get(url), headers).await
+    }
+
+    /// A request without a body.
+    async fn send(&self, mut req: hyper::http::request::Builder, headers: &[(&str, &str)]) -> Answer {
         if let Some(a) = self.authorization() {
             req = req.header("authorization", a);
         }
