@@ -83,6 +83,16 @@ def a2a() -> None:
         "rest-cancel": (4, {}),
         "rest-get": (6, {}),
         "rest-push": (7, {"url": "https://hooks.example.com/a2a", "token": "x"}),
+        "push-create": (0, {"jsonrpc": "2.0", "id": 1, "method": "CreateTaskPushNotificationConfig",
+                            "params": {"taskId": "t", "id": "c", "url": "https://hooks.example.com/a2a", "token": "x",
+                                       "authentication": {"scheme": "Bearer", "credentials": "c"}}}),
+        "push-list": (0, {"jsonrpc": "2.0", "id": 1, "method": "ListTaskPushNotificationConfigs",
+                          "params": {"taskId": "t", "pageSize": 1, "pageToken": "1"}}),
+        "push-set-v03": (1, {"jsonrpc": "2.0", "id": 1, "method": "tasks/pushNotificationConfig/set",
+                             "params": {"taskId": "t", "pushNotificationConfig": {
+                                 "url": "https://169.254.169.254/", "authentication": {"schemes": ["Basic"]}}}}),
+        "send-with-push": (0, {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {
+            "message": data, "configuration": {"taskPushNotificationConfig": {"url": "https://203.0.113.9/hook"}}}}),
     }
     for name, (mode, body) in rpc.items():
         write("a2a_body", name, bytes([mode]) + b"task-1\x00" + j(body))

@@ -114,6 +114,9 @@ fn start() -> Agent {
             "--log-level=off".into(),
             "--tool-timeout-seconds=5".into(),
             "--fixed-now=2026-11-24T10:30:00Z".into(),
+            // Push configs are parsed and stored; a delivery the fuzzer sets up tries once, briefly.
+            "--a2a-push-attempts=1".into(),
+            "--a2a-push-timeout-seconds=1".into(),
         ])
         .serve;
         let agent = serve::start_http(&args, CancellationToken::new()).await.expect("the agent server");

@@ -185,7 +185,8 @@ def _stack(workdir: Path, apiserver_args: list[str], agent_args: list[str]) -> I
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with _stack(tmp_path_factory.mktemp("protocol"), [], []) as stack:
+    # Webhooks on 127.0.0.1 are the push notification tests' receivers.
+    with _stack(tmp_path_factory.mktemp("protocol"), [], ["--a2a-push-allow-hosts=127.0.0.1"]) as stack:
         yield stack
 
 
@@ -221,7 +222,7 @@ def rbac_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RbacServe
     with _stack(
         tmp_path_factory.mktemp("protocol-rbac"),
         ["--rbac", "--apply", rbac],
-        ["--auth=kubernetes", "--read-only=false"],
+        ["--auth=kubernetes", "--read-only=false", "--a2a-push-allow-hosts=127.0.0.1"],
     ) as stack:
         tokens = {name: _service_account_token(stack.kubeconfig, "callers", name) for name in ("viewer", "editor")}
         yield RbacServers(servers=stack, tokens=tokens)

@@ -253,7 +253,7 @@ async def test_agent_card(servers: Servers, binding: str) -> None:
     check_wire(wire, binding)
     assert card.name == "gitops-agent"
     assert card.capabilities.streaming is True
-    assert card.capabilities.push_notifications is False
+    assert card.capabilities.push_notifications is True
     assert card.capabilities.extended_agent_card is False
     skills = [skill.id for skill in card.skills]
     assert {"get-gitops-status", "list-kustomizations", "get-pod-logs"} <= set(skills), skills
@@ -509,7 +509,7 @@ async def test_v03_stream(servers: Servers, card_source: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 JS_SOURCE = Path(__file__).resolve().parent / "a2a-js"
-JS_FILES = ["package.json", "package-lock.json", "checks.mjs", "client-test.mjs", "extended-card-test.mjs"]
+JS_FILES = ["package.json", "package-lock.json", "checks.mjs", "client-test.mjs", "extended-card-test.mjs", "push-test.mjs"]
 # node_modules stays out of the source tree (and out of git): it is installed here.
 JS_WORKDIR = REPO_ROOT / "target" / "a2a-js"
 NODE_MIN_MAJOR = 20  # @a2a-js/sdk's engines.node
@@ -652,3 +652,7 @@ def _run_js(script: str, *args: str) -> None:
 
 def test_js_sdk_client(servers: Servers) -> None:
     _run_js("client-test.mjs", servers.base_url)
+
+
+def test_js_sdk_push_notifications(servers: Servers) -> None:
+    _run_js("push-test.mjs", servers.base_url)

@@ -71,7 +71,7 @@ pub struct Metrics {
     pub cache_ready: Family<ClusterLabels, Gauge>,
     /// Push notifications by how they ended: delivered, failed (given up), refused (address).
     pub push_deliveries: Family<OutcomeLabels, Counter>,
-    /// Each try of a push notification: ok, 4xx, 5xx, error, timeout, refused.
+    /// Each try of a push notification: ok, 3xx, 4xx, 5xx, error, timeout, refused.
     pub push_attempts: Family<OutcomeLabels, Counter>,
     /// Set when /metrics is read: a task leak shows as growth over a soak run.
     pub runtime_tasks: Gauge,
@@ -102,7 +102,7 @@ impl Default for Metrics {
         );
         registry.register(
             "a2a_push_attempts",
-            "Tries of A2A push notifications by outcome (ok, 4xx, 5xx, error, timeout, refused)",
+            "Tries of A2A push notifications by outcome (ok, 3xx, 4xx, 5xx, error, timeout, refused)",
             push_attempts.clone(),
         );
         registry.register("http_requests", "HTTP requests by method, path and status", http_requests.clone());

@@ -125,7 +125,7 @@ async fn push_configs_are_created_read_listed_and_deleted_in_both_dialects() {
     let task = a2a.waiting_task().await;
 
     // A2A 1.0: the config is the params.
-    let config = json!({"taskId": task, "id": "c1", "url": "https://hooks.example.com/a2a", "token": "t-1",
+    let config = json!({"taskId": task, "id": "c1", "url": "https://203.0.113.10/a2a", "token": "t-1",
         "authentication": {"scheme": "Bearer", "credentials": "s3cret"}});
     let r = a2a.rpc(&[V1], "CreateTaskPushNotificationConfig", config.clone()).await;
     assert_eq!(r["result"], config, "{r}");
@@ -136,7 +136,7 @@ async fn push_configs_are_created_read_listed_and_deleted_in_both_dialects() {
         .rpc(
             &[],
             "tasks/pushNotificationConfig/set",
-            json!({"taskId": task, "pushNotificationConfig": {"id": "c2", "url": "https://hooks.example.com/v03",
+            json!({"taskId": task, "pushNotificationConfig": {"id": "c2", "url": "https://203.0.113.10/v03",
                 "authentication": {"schemes": ["Bearer"]}}}),
         )
         .await;
@@ -151,11 +151,10 @@ async fn push_configs_are_created_read_listed_and_deleted_in_both_dialects() {
     assert_eq!(ids, ["c1", "c2"], "{r}");
     let r =
         a2a.rpc(&[], "tasks/pushNotificationConfig/get", json!({"id": task, "pushNotificationConfigId": "c2"})).await;
-    assert_eq!(r["result"]["pushNotificationConfig"]["url"], "https://hooks.example.com/v03", "{r}");
+    assert_eq!(r["result"]["pushNotificationConfig"]["url"], "https://203.0.113.10/v03", "{r}");
     // HTTP+JSON: the path names the task.
     let rest = format!("{}/tasks/{task}/pushNotificationConfigs", a2a.base);
-    let a =
-        a2a.http.post_to(&rest, &[], json!({"id": "c3", "url": "https://hooks.example.com/rest"}).to_string()).await;
+    let a = a2a.http.post_to(&rest, &[], json!({"id": "c3", "url": "https://203.0.113.10/rest"}).to_string()).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.json()["taskId"], task.as_str());
     let listed = a2a.http.get(&rest).await.json();
@@ -172,7 +171,7 @@ async fn push_configs_are_created_read_listed_and_deleted_in_both_dialects() {
         .await;
     assert_eq!(rest_of["result"]["configs"][0]["id"], "c3", "{rest_of}");
     let got = a2a.http.get(&format!("{rest}/c3")).await.json();
-    assert_eq!(got["url"], "https://hooks.example.com/rest");
+    assert_eq!(got["url"], "https://203.0.113.10/rest");
 
     // Deleting is idempotent; a config that is not there is TaskNotFoundError.
     let deleted = a2a.http.delete(&format!("{rest}/c3")).await;
@@ -197,13 +196,13 @@ async fn push_configs_are_created_read_listed_and_deleted_in_both_dialects() {
             .rpc(
                 &[V1],
                 "CreateTaskPushNotificationConfig",
-                json!({"taskId": task, "id": format!("n{i}"), "url": "https://hooks.example.com/"}),
+                json!({"taskId": task, "id": format!("n{i}"), "url": "https://203.0.113.10/"}),
             )
             .await;
         assert!(r.get("error").is_none(), "{r}");
     }
     let r = a2a
-        .rpc(&[V1], "CreateTaskPushNotificationConfig", json!({"taskId": task, "url": "https://hooks.example.com/"}))
+        .rpc(&[V1], "CreateTaskPushNotificationConfig", json!({"taskId": task, "url": "https://203.0.113.10/"}))
         .await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
     assert!(r["error"]["message"].as_str().is_some_and(|m| m.contains("10 push notification configs")), "{r}");
@@ -364,7 +363,17 @@ async fn webhooks_at_internal_addresses_are_refused() {
     let env = env_with(&[]).await;
     let a2a = A2a::new(&env);
     let task = a2a.waiting_task().await;
+    // The machine's own name resolves to a loopback address (Debian's /etc/hosts): only the
+    // resolution tells it from a public name.
+    let hostname = std::process::Command::new("hostname").output().expect("hostname").stdout;
+    let hostname = String::from_utf8_lossy(&hostname).trim().to_string();
+    let resolves_to_loopback = tokio::net::lookup_host((hostname.as_str(), 443))
+        .await
+        .is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
+    assert!(resolves_to_loopback, "{hostname} should resolve to a loopback address on this machine");
+    let by_name = format!("https://{hostname}:8443/hook");
     for url in [
+        by_name.as_str(),
         "https://localhost:8443/hook",
         "https://169.254.169.254/latest/meta-data/",
         "https://[::1]/hook",
@@ -403,7 +412,7 @@ async fn push_notifications_can_be_turned_off() {
     assert_eq!(card["capabilities"]["pushNotifications"], false);
     let task = a2a.waiting_task().await;
     let r = a2a
-        .rpc(&[V1], "CreateTaskPushNotificationConfig", json!({"taskId": task, "url": "https://hooks.example.com/"}))
+        .rpc(&[V1], "CreateTaskPushNotificationConfig", json!({"taskId": task, "url": "https://203.0.113.10/"}))
         .await;
     assert_eq!(r["error"]["code"], -32003, "{r}");
     assert_eq!(a2a.http.get(&format!("{}/.well-known/jwks.json", a2a.base)).await.status, 404);

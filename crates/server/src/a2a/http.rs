@@ -380,7 +380,9 @@ async fn start(
             // The webhook gets the shape of the request's dialect; the key names the config's.
             let dialect = if d == Dialect::V1 { Dialect::V1 } else { shape };
             let at = format!("{at}.configuration.{key}");
-            Some(push::config::read(v, &at, "", dialect, issuer, pusher.allowed())?)
+            let config = push::config::read(v, &at, "", dialect, issuer, pusher.allowed())?;
+            pusher.check_resolves(&config, &at).await?;
+            Some(config)
         }
     };
     if let Some(Value::Array(modes)) = cfg("acceptedOutputModes")
@@ -738,6 +740,7 @@ async fn push_rpc(
                 (false, _, None) => return Err(A2aError::invalid("params.pushNotificationConfig", "required")),
             };
             let config = push::config::read(config, at, &task_id, family, issuer, pusher.allowed())?;
+            pusher.check_resolves(&config, at).await?;
             let saved = a2a.set_push(config).await?;
             Ok(push::config::render(&saved, family))
         }

@@ -21,6 +21,7 @@ use tracing::Instrument;
 use self::address::{Allowed, CheckedResolver};
 use self::config::PushConfig;
 use self::signer::{Signer, SignerError};
+use super::error::A2aError;
 use super::model::{Dialect, Event, Task};
 use super::store::TaskStore;
 use super::wire::{self, View};
@@ -108,6 +109,20 @@ impl Pusher {
 
     pub fn allowed(&self) -> &Allowed {
         &self.allowed
+    }
+
+    /// Refuses a config whose webhook name resolves to an address the agent must not reach (or to
+    /// none): the client hears it now, not only as deliveries that never come. Checked again at
+    /// every connection. `at` names the config in the error.
+    pub async fn check_resolves(&self, config: &PushConfig, at: &str) -> Result<(), A2aError> {
+        let target = address::check_url(&config.url, &self.allowed)
+            .map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL {why}")))?;
+        let (Some(url::Host::Domain(host)), false) = (target.url.host(), target.allowed) else { return Ok(()) };
+        let port = target.url.port_or_known_default().unwrap_or(443);
+        address::resolve(host, port, &self.allowed)
+            .await
+            .map(|_| ())
+            .map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL is refused: {why}")))
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -266,6 +281,8 @@ impl Attempt {
     fn label(&self) -> &'static str {
         match self {
             Attempt::Status(s) if s.is_server_error() => "5xx",
+            // Redirects are not followed: a webhook must be at the URL it was registered with.
+            Attempt::Status(s) if s.is_redirection() => "3xx",
             Attempt::Status(_) => "4xx",
             Attempt::Error(Failure::Refused(_)) => "refused",
             Attempt::Error(Failure::Other(_)) => "error",
