@@ -199,21 +199,27 @@ class RbacServers:
     tokens: dict[str, str]
 
 
-def _service_account_token(kubeconfig: Path, namespace: str, name: str) -> str:
-    """A token for a ServiceAccount (TokenRequest, as `kubectl create token` sends), asked with the
-    kubeconfig's admin token."""
+def admin_request(kubeconfig: Path, method: str, path: str, body: dict) -> dict:
+    """A request to the fake API server as its admin (the kubeconfig's token); the answer's JSON."""
     endpoint = _kubeconfig_endpoint(kubeconfig)
     admin = re.search(r"^\s*token:\s*(\S+)\s*$", kubeconfig.read_text(), re.MULTILINE)
     assert endpoint is not None and admin is not None, "the fake API server's kubeconfig has no URL or token"
     url, context = endpoint
     request = urllib.request.Request(
-        f"{url}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-        data=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}).encode(),
+        f"{url}{path}",
+        data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {admin.group(1)}", "Content-Type": "application/json"},
-        method="POST",
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=10, context=context) as response:
-        return json.load(response)["status"]["token"]
+        return json.load(response)
+
+
+def _service_account_token(kubeconfig: Path, namespace: str, name: str) -> str:
+    """A token for a ServiceAccount (TokenRequest, as `kubectl create token` sends)."""
+    token_request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+    return admin_request(kubeconfig, "POST", path, token_request)["status"]["token"]
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,6 @@ instead of the task staying working for ever.
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 import signal
 import socket
 import urllib.request
@@ -29,7 +27,7 @@ from a2a.types import (
     SendMessageRequest,
     SubscribeToTaskRequest,
 )
-from conftest import FIXED_NOW, Servers, _kubeconfig_endpoint, _stack
+from conftest import FIXED_NOW, Servers, _stack, admin_request
 from processes import Process, free_port, spawn
 from test_a2a_client import TEST_TIMEOUT_SECONDS, a2a_client, binding, kinds, state  # noqa: F401 (binding: the fixture)
 
@@ -69,18 +67,7 @@ def _redis(workdir: Path) -> tuple[Process, str]:
 
 
 def _set_faults(kubeconfig: Path, faults: dict) -> None:
-    endpoint = _kubeconfig_endpoint(kubeconfig)
-    admin = re.search(r"^\s*token:\s*(\S+)\s*$", kubeconfig.read_text(), re.MULTILINE)
-    assert endpoint is not None and admin is not None, "the fake API server's kubeconfig has no URL or token"
-    url, context = endpoint
-    request = urllib.request.Request(
-        f"{url}/fake/faults",
-        data=json.dumps(faults).encode(),
-        headers={"Authorization": f"Bearer {admin.group(1)}", "Content-Type": "application/json"},
-        method="PUT",
-    )
-    with urllib.request.urlopen(request, timeout=10, context=context) as response:
-        assert response.status == 200
+    admin_request(kubeconfig, "PUT", "/fake/faults", faults)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fake_apiserver::FaultConfig;
 use serde_json::{Value, json};
 
-use common::{Answer, Env, Mcp};
+use common::A2a;
 
 const V1: (&str, &str) = ("a2a-version", "1.0");
 
@@ -30,40 +30,6 @@ const CARD_KEYS: &[&str] = &[
     "securityRequirements",
     "signatures",
 ];
-
-struct A2a {
-    base: String,
-    http: Mcp,
-}
-
-impl A2a {
-    fn new(env: &Env) -> A2a {
-        A2a { base: env.agent.url(), http: Mcp::new(format!("{}/", env.agent.url())) }
-    }
-
-    async fn rpc_with(&self, headers: &[(&str, &str)], method: &str, params: Value) -> Answer {
-        let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
-        self.http.post_to(&format!("{}/", self.base), headers, body.to_string()).await
-    }
-
-    /// A JSON-RPC call that must answer with HTTP 200; returns the response object.
-    async fn rpc(&self, headers: &[(&str, &str)], method: &str, params: Value) -> Value {
-        let a = self.rpc_with(headers, method, params).await;
-        assert_eq!(a.status, 200, "{method}: {}", a.body);
-        let v = a.json();
-        assert_eq!(v["jsonrpc"], "2.0");
-        assert_eq!(v["id"], 7);
-        v
-    }
-
-    async fn rest_post(&self, path: &str, headers: &[(&str, &str)], body: Value) -> Answer {
-        self.http.post_to(&format!("{}{path}", self.base), headers, body.to_string()).await
-    }
-
-    async fn rest_get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
-        self.http.get_with(&format!("{}{path}", self.base), headers).await
-    }
-}
 
 fn data_message(skill: &str, arguments: Value) -> Value {
     json!({"messageId": "m-1", "role": "ROLE_USER", "parts": [{"data": {"skill": skill, "arguments": arguments}}]})

@@ -14,11 +14,13 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gitops_agent_server::metrics::OutcomeLabels;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use common::{Env, Mcp};
+use common::{A2a, Env};
 
 const V1: (&str, &str) = ("a2a-version", "1.0");
 
@@ -66,23 +68,14 @@ async fn env_with(extra: &[&str]) -> Env {
     common::start(common::Options { fixtures: true, extra_args: args, ..Default::default() }).await
 }
 
-struct A2a {
-    base: String,
-    http: Mcp,
+/// The push tests' turns on top of the common client.
+trait PushTurns {
+    async fn waiting_task(&self) -> String;
+    async fn follow_up(&self, task: &str) -> Value;
+    async fn send_with_push(&self, url: &str) -> Value;
 }
 
-impl A2a {
-    fn new(env: &Env) -> A2a {
-        A2a { base: env.agent.url(), http: Mcp::new(format!("{}/", env.agent.url())) }
-    }
-
-    async fn rpc(&self, headers: &[(&str, &str)], method: &str, params: Value) -> Value {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let a = self.http.post_to(&format!("{}/", self.base), headers, body.to_string()).await;
-        assert_eq!(a.status, 200, "{method}: {}", a.body);
-        a.json()
-    }
-
+impl PushTurns for A2a {
     /// A task waiting for input (the skill needs a name and a namespace): it runs again, and
     /// notifies, when the follow-up comes.
     async fn waiting_task(&self) -> String {
@@ -97,6 +90,17 @@ impl A2a {
         r["result"]["task"]["id"].as_str().expect("id").to_string()
     }
 
+    /// A skill call with a push config in the message: it is the task's from its first update.
+    async fn send_with_push(&self, url: &str) -> Value {
+        self.rpc(
+            &[V1],
+            "SendMessage",
+            json!({"message": {"role": "ROLE_USER", "parts": [{"data": {"skill": "get-gitops-status", "arguments": {}}}]},
+                "configuration": {"taskPushNotificationConfig": {"url": url}}}),
+        )
+        .await
+    }
+
     async fn follow_up(&self, task: &str) -> Value {
         let r = self
             .rpc(
@@ -108,6 +112,11 @@ impl A2a {
         assert_eq!(r["result"]["task"]["status"]["state"], "TASK_STATE_COMPLETED", "{r}");
         r
     }
+}
+
+/// How many push notifications (or tries) ended with `outcome`.
+fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) -> u64 {
+    family.get_or_create(&OutcomeLabels { outcome: outcome.into() }).get()
 }
 
 fn state(v: &Value) -> Option<&str> {
@@ -266,11 +275,6 @@ async fn each_update_is_posted_in_order_with_the_configured_authentication_and_r
     assert_eq!(got[1].0["content-type"], "application/json");
 
     let metrics = &env.agent.agent.metrics;
-    let count = |family: &prometheus_client::metrics::family::Family<
-        OutcomeLabels,
-        prometheus_client::metrics::counter::Counter,
-    >,
-                 o: &str| { family.get_or_create(&OutcomeLabels { outcome: o.into() }).get() };
     assert_eq!(count(&metrics.push_deliveries, "delivered"), 5);
     assert_eq!(count(&metrics.push_attempts, "5xx"), 1);
     assert_eq!(count(&metrics.push_attempts, "ok"), 5);
@@ -282,27 +286,20 @@ async fn a_webhook_that_keeps_failing_is_given_up_after_the_set_tries() {
     let a2a = A2a::new(&env);
     let (hook, url) = Receiver::start(&[503, 503, 503, 400]).await;
     // Sent with the message: the config is the task's from its first update on.
-    let r = a2a
-        .rpc(
-            &[V1],
-            "SendMessage",
-            json!({"message": {"role": "ROLE_USER", "parts": [{"data": {"skill": "get-gitops-status", "arguments": {}}}]},
-                "configuration": {"taskPushNotificationConfig": {"url": url}}}),
-        )
-        .await;
+    let r = a2a.send_with_push(&url).await;
     assert_eq!(r["result"]["task"]["status"]["state"], "TASK_STATE_COMPLETED", "{r}");
     let metrics = env.agent.agent.metrics.clone();
     common::eventually("the notifications to end", Duration::from_secs(10), || {
         let metrics = metrics.clone();
         async move {
-            let failed = metrics.push_deliveries.get_or_create(&OutcomeLabels { outcome: "failed".into() }).get();
-            let delivered = metrics.push_deliveries.get_or_create(&OutcomeLabels { outcome: "delivered".into() }).get();
+            let failed = count(&metrics.push_deliveries, "failed");
+            let delivered = count(&metrics.push_deliveries, "delivered");
             (failed + delivered == 3).then_some(())
         }
     })
     .await;
     // working: three 503s, given up; the artifact: a 400, not retried; completed: delivered.
-    let failed = metrics.push_deliveries.get_or_create(&OutcomeLabels { outcome: "failed".into() }).get();
+    let failed = count(&metrics.push_deliveries, "failed");
     assert_eq!(failed, 2);
     assert_eq!(hook.got().len(), 5);
     assert_eq!(state(&hook.got()[4].1), Some("TASK_STATE_COMPLETED"));
@@ -437,26 +434,16 @@ async fn tls_to_a_webhook_is_verified_against_the_trusted_roots() {
     .await;
     let url = format!("{}/push-hook", env.api.url);
     for (agent, outcome) in [(&env.agent, "error"), (&trusting, "4xx")] {
-        let a2a = A2a { base: agent.url(), http: Mcp::new(format!("{}/", agent.url())) };
-        let r = a2a
-            .rpc(
-                &[V1],
-                "SendMessage",
-                json!({"message": {"role": "ROLE_USER", "parts": [{"data": {"skill": "get-gitops-status", "arguments": {}}}]},
-                    "configuration": {"taskPushNotificationConfig": {"url": url}}}),
-            )
-            .await;
+        let a2a = A2a::of(agent);
+        let r = a2a.send_with_push(&url).await;
         assert!(r.get("error").is_none(), "{r}");
         let metrics = agent.agent.metrics.clone();
         common::eventually(&format!("a {outcome} try"), Duration::from_secs(10), || {
             let metrics = metrics.clone();
-            async move {
-                (metrics.push_attempts.get_or_create(&OutcomeLabels { outcome: outcome.into() }).get() > 0)
-                    .then_some(())
-            }
+            async move { (count(&metrics.push_attempts, outcome) > 0).then_some(()) }
         })
         .await;
     }
-    assert_eq!(env.agent.agent.metrics.push_attempts.get_or_create(&OutcomeLabels { outcome: "4xx".into() }).get(), 0);
+    assert_eq!(count(&env.agent.agent.metrics.push_attempts, "4xx"), 0);
     let _ = std::fs::remove_file(&dir);
 }

@@ -287,3 +287,43 @@ impl Mcp {
         r["result"]["tools"].as_array().expect("tools").clone()
     }
 }
+
+/// A minimal A2A client of one agent: JSON-RPC at `/` and the HTTP+JSON paths.
+pub struct A2a {
+    pub base: String,
+    pub http: Mcp,
+}
+
+impl A2a {
+    pub fn new(env: &Env) -> A2a {
+        A2a::of(&env.agent)
+    }
+
+    /// The client of another replica.
+    pub fn of(agent: &serve::Running) -> A2a {
+        A2a { base: agent.url(), http: Mcp::new(format!("{}/", agent.url())) }
+    }
+
+    pub async fn rpc_with(&self, headers: &[(&str, &str)], method: &str, params: Value) -> Answer {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+        self.http.post_to(&format!("{}/", self.base), headers, body.to_string()).await
+    }
+
+    /// A JSON-RPC call that must answer with HTTP 200; returns the response object.
+    pub async fn rpc(&self, headers: &[(&str, &str)], method: &str, params: Value) -> Value {
+        let a = self.rpc_with(headers, method, params).await;
+        assert_eq!(a.status, 200, "{method}: {}", a.body);
+        let v = a.json();
+        assert_eq!(v["jsonrpc"], "2.0");
+        assert_eq!(v["id"], 7);
+        v
+    }
+
+    pub async fn rest_post(&self, path: &str, headers: &[(&str, &str)], body: Value) -> Answer {
+        self.http.post_to(&format!("{}{path}", self.base), headers, body.to_string()).await
+    }
+
+    pub async fn rest_get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.http.get_with(&format!("{}{path}", self.base), headers).await
+    }
+}
