@@ -233,6 +233,12 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- include "gitops-agent.require" (list (not (or $redisv.url $redisv.urlSecretRef)) "a2a.taskStore.redis is only read when a2a.taskStore.type is Redis") -}}
 {{- end -}}
 
+{{- /* ---- A2A push notifications ---- */ -}}
+{{- $pushv := $v.a2a.pushNotifications | default dict -}}
+{{- $push := dict "enabled" (ternary $pushv.enabled true (hasKey $pushv "enabled")) -}}
+{{- with $pushv.allowHosts }}{{ $_ := set $push "allowHosts" . }}{{ end -}}
+{{- with $pushv.signingKeySecretRef }}{{ $_ := set $push "signingKeySecretRef" . }}{{ end -}}
+
 {{- /* ---- caller authentication ---- */ -}}
 {{- $authv := $v.auth | default dict -}}
 {{- $auth := dict "mode" ($authv.mode | default "Kubernetes") -}}
@@ -284,7 +290,7 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
     "autoscaling" $autoscaling
     "networkPolicy" $netpol
     "tools" $tools
-    "a2a" (dict "taskStore" $taskStore)
+    "a2a" (dict "taskStore" $taskStore "pushNotifications" $push)
     "auth" $auth
 -}}
 {{- if $pullSecrets }}{{ $_ := set $spec "imagePullSecrets" $pullSecrets }}{{ end -}}
@@ -377,12 +383,20 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- with $ts.redis }}{{ with .url }}{{ $args = append $args (printf "--task-store=%s" .) }}{{ end }}{{ end -}}
 {{- if ne (int $ts.maxTasks) 1000 }}{{ $args = append $args (printf "--task-max=%d" (int $ts.maxTasks)) }}{{ end -}}
 {{- if ne (int $ts.ttlSeconds) 3600 }}{{ $args = append $args (printf "--task-ttl-seconds=%d" (int $ts.ttlSeconds)) }}{{ end -}}
+{{- $push := $s.a2a.pushNotifications -}}
+{{- if not $push.enabled -}}
+{{- $args = append $args "--a2a-push=false" -}}
+{{- else -}}
+{{- with $push.allowHosts }}{{ $args = append $args (printf "--a2a-push-allow-hosts=%s" (join "," .)) }}{{ end -}}
+{{- if $push.signingKeySecretRef }}{{ $args = append $args "--a2a-push-signing-key=/etc/gitops-agent/push/signing-key.pem" }}{{ end -}}
+{{- end -}}
 {{- toYaml $args -}}
 {{- end -}}
 
-{{/* The pod's own volumes, as the operator renders them: /tmp, and with cluster targets one
+{{/* The pod's own volumes, as the operator renders them: /tmp, with cluster targets one
 read-only projected volume with a kubeconfig file per cluster (file name = cluster name; mode 0440,
-read through the pod's fsGroup). Argument: the spec. */}}
+read through the pod's fsGroup), and the push notification signing key from its Secret. Argument:
+the spec. */}}
 {{- define "gitops-agent.builtinVolumes" -}}
 {{- $volumes := list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi")) -}}
 {{- with .clusters }}{{ with .targets -}}
@@ -399,6 +413,10 @@ read through the pod's fsGroup). Argument: the spec. */}}
 {{- end -}}
 {{- $volumes = append $volumes (dict "name" "clusters" "projected" (dict "defaultMode" 288 "sources" $sources)) -}}
 {{- end }}{{ end -}}
+{{- with .a2a.pushNotifications }}{{ if and .enabled .signingKeySecretRef -}}
+{{- $item := dict "key" .signingKeySecretRef.key "path" "signing-key.pem" "mode" 288 -}}
+{{- $volumes = append $volumes (dict "name" "push-signing-key" "secret" (dict "secretName" .signingKeySecretRef.name "items" (list $item) "optional" false)) -}}
+{{- end }}{{ end -}}
 {{- toYaml $volumes -}}
 {{- end -}}
 
@@ -406,6 +424,7 @@ read through the pod's fsGroup). Argument: the spec. */}}
 {{- define "gitops-agent.builtinMounts" -}}
 {{- $mounts := list (dict "name" "tmp" "mountPath" "/tmp") -}}
 {{- with .clusters }}{{ if .targets }}{{ $mounts = append $mounts (dict "name" "clusters" "mountPath" "/etc/gitops-agent/clusters" "readOnly" true) }}{{ end }}{{ end -}}
+{{- with .a2a.pushNotifications }}{{ if and .enabled .signingKeySecretRef }}{{ $mounts = append $mounts (dict "name" "push-signing-key" "mountPath" "/etc/gitops-agent/push" "readOnly" true) }}{{ end }}{{ end -}}
 {{- toYaml $mounts -}}
 {{- end -}}
 

@@ -710,6 +710,37 @@ pub enum AuthMode {
 pub struct A2aSpec {
     /// Where A2A tasks are kept between calls.
     pub task_store: TaskStoreSpec,
+    /// Webhooks clients register get each task's updates (A2A push notifications).
+    pub push_notifications: PushNotificationsSpec,
+}
+
+/// A2A push notifications. Webhooks must be `https` to public addresses unless their host is in
+/// allowHosts; each replica signs its notifications with its own key unless signingKeySecretRef
+/// gives them one (then one JWKS verifies every replica's).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PushNotificationsSpec {
+    /// Offer push notifications (the agent cards say so, and the agent POSTs to webhooks).
+    pub enabled: bool,
+    /// Webhook hosts, exactly as in the URL (a name or an IP address), allowed over plain http
+    /// and at any address, private ones included: e.g. an orchestrator's Service in the cluster.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        inner(length(min = 1, max = 253), pattern(r"^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$"))
+    )]
+    pub allow_hosts: Vec<String>,
+    /// A key of a Secret in the agent's namespace holding the ECDSA P-256 private key (PKCS#8
+    /// PEM, `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`) notifications are
+    /// signed with; mounted read-only into the pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key_secret_ref: Option<SecretKeySelector>,
+}
+
+impl Default for PushNotificationsSpec {
+    fn default() -> Self {
+        PushNotificationsSpec { enabled: true, allow_hosts: Vec::new(), signing_key_secret_ref: None }
+    }
 }
 
 /// The A2A task store. `Memory` keeps tasks in each pod, so with more than one replica the

@@ -100,6 +100,14 @@ impl Default for Metrics {
             "A2A push notifications by outcome (delivered, failed after every retry, refused address)",
             push_deliveries.clone(),
         );
+        // Every outcome is exported from the start, at 0, so a rate over it exists before the
+        // first notification.
+        for outcome in ["delivered", "failed", "refused"] {
+            let _ = push_deliveries.get_or_create(&OutcomeLabels { outcome: outcome.into() });
+        }
+        for outcome in ["ok", "3xx", "4xx", "5xx", "error", "timeout", "refused"] {
+            let _ = push_attempts.get_or_create(&OutcomeLabels { outcome: outcome.into() });
+        }
         registry.register(
             "a2a_push_attempts",
             "Tries of A2A push notifications by outcome (ok, 3xx, 4xx, 5xx, error, timeout, refused)",

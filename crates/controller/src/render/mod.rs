@@ -11,6 +11,7 @@ mod manifest;
 mod meta;
 mod monitoring;
 mod network_policy;
+mod push;
 mod rbac;
 mod service;
 mod workload;

@@ -354,6 +354,40 @@ fn bad_task_store_specs_are_refused_with_the_field_named() {
 }
 
 #[test]
+fn push_notifications_are_on_by_default_and_their_key_is_a_read_only_file() {
+    let default_args = args_of(&children(json!({})));
+    assert!(!default_args.iter().any(|a| a.starts_with("--a2a-push")), "defaults stay implicit: {default_args:?}");
+    let all = children(json!({"a2a": {"pushNotifications": {"allowHosts": ["orchestrator.agents.svc", "10.0.0.7"],
+        "signingKeySecretRef": {"name": "push-key", "key": "tls.key"}}}}));
+    let args = args_of(&all);
+    assert!(args.contains(&"--a2a-push-allow-hosts=orchestrator.agents.svc,10.0.0.7".to_string()), "{args:?}");
+    assert!(args.contains(&"--a2a-push-signing-key=/etc/gitops-agent/push/signing-key.pem".to_string()), "{args:?}");
+    let volume = pod(deployment(&all)).volumes.iter().flatten().find(|v| v.name == "push-signing-key").expect("volume");
+    let secret = volume.secret.as_ref().expect("a Secret volume");
+    assert_eq!(secret.secret_name.as_deref(), Some("push-key"));
+    let item = &secret.items.as_ref().expect("items")[0];
+    assert_eq!((item.key.as_str(), item.path.as_str(), item.mode), ("tls.key", "signing-key.pem", Some(0o440)));
+    let mounts = container(deployment(&all)).volume_mounts.clone().unwrap_or_default();
+    let mount = mounts.iter().find(|m| m.name == "push-signing-key").expect("mount");
+    assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/etc/gitops-agent/push", Some(true)));
+
+    let off = children(json!({"a2a": {"pushNotifications": {"enabled": false,
+        "signingKeySecretRef": {"name": "push-key", "key": "tls.key"}}}}));
+    assert!(args_of(&off).contains(&"--a2a-push=false".to_string()));
+    assert!(
+        !pod(deployment(&off)).volumes.iter().flatten().any(|v| v.name == "push-signing-key"),
+        "no key without pushes"
+    );
+    let err = admit(&json!({
+        "apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+        "metadata": {"name": "agent", "namespace": "gitops-agent"},
+        "spec": {"a2a": {"pushNotifications": {"allowHosts": ["http://x"]}}},
+    }))
+    .expect_err("a URL is not a host");
+    assert!(err.to_string().contains("allowHosts"), "{err}");
+}
+
+#[test]
 fn the_network_policy_admits_the_operator_that_verifies_the_agent() {
     let defaults = OperatorDefaults { operator_namespace: Some("gitops-agent-system".into()), ..Default::default() };
     let all = render(&agent(json!({})), &defaults).expect("renders");

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::RenderError;
-use super::clusters;
 use super::meta::{CONFIG_HASH_ANNOTATION, Context, stable_hash};
+use super::{clusters, push};
 use gitops_agent_api::spec::{AuthMode, TaskStoreSpec, default_pod_security_context, default_security_context};
 
 pub const CONTAINER_NAME: &str = "agent";
@@ -39,8 +39,9 @@ pub fn deployment(ctx: &Context) -> Result<Deployment, RenderError> {
         ..Default::default()
     };
     let tmp_mount = VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() };
-    let volumes: Vec<Volume> = std::iter::once(tmp).chain(clusters::volume(ctx)).collect();
-    let mounts: Vec<VolumeMount> = std::iter::once(tmp_mount).chain(clusters::volume_mount(ctx)).collect();
+    let volumes: Vec<Volume> = std::iter::once(tmp).chain(clusters::volume(ctx)).chain(push::volume(ctx)).collect();
+    let mounts: Vec<VolumeMount> =
+        std::iter::once(tmp_mount).chain(clusters::volume_mount(ctx)).chain(push::volume_mount(ctx)).collect();
 
     let container = Container {
         name: CONTAINER_NAME.into(),
@@ -168,6 +169,7 @@ fn server_args(ctx: &Context) -> Vec<String> {
     if store.ttl_seconds != defaults.ttl_seconds {
         args.push(format!("--task-ttl-seconds={}", store.ttl_seconds));
     }
+    args.extend(push::args(ctx));
     args
 }
 
