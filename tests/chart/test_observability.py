@@ -49,6 +49,7 @@ AGENT_ALERTS = {
     "GitOpsAgentHighLatency",
     "GitOpsAgentToolCallsFailing",
     "GitOpsAgentKubernetesAPIErrors",
+    "GitOpsAgentPushNotificationsFailing",
     "GitOpsAgentNotReady",
     "GitOpsAgentDown",
 }
