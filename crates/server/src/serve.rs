@@ -398,7 +398,7 @@ fn pusher(args: &ServeArgs, store: &Arc<TaskStore>, metrics: &Arc<Metrics>) -> R
         allow_hosts: args.a2a_push_allow_hosts.clone(),
         ca_file: args.a2a_push_ca_file.clone(),
         signing_key: args.a2a_push_signing_key.clone(),
-        attempts: args.a2a_push_attempts.max(1),
+        attempts: args.a2a_push_attempts,
         retry_base: Duration::from_millis(args.a2a_push_retry_ms),
         timeout: Duration::from_secs(args.a2a_push_timeout_seconds.max(1)),
     };

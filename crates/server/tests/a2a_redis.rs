@@ -12,7 +12,7 @@ use fake_apiserver::FaultConfig;
 use fake_apiserver::process::KillOnDrop;
 use serde_json::{Value, json};
 
-use common::{Env, Mcp};
+use common::{A2a, Env, Mcp, Receiver};
 use gitops_agent_server::serve;
 
 const V1: (&str, &str) = ("a2a-version", "1.0");
@@ -256,7 +256,6 @@ async fn a_task_whose_replica_is_killed_mid_run_fails_with_the_reason_on_another
 async fn a_push_config_registered_on_one_replica_is_delivered_by_the_other() {
     use base64::Engine;
     use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-    use std::sync::{Arc, Mutex};
 
     let redis = Redis::start();
     let pkcs8 =
@@ -275,22 +274,7 @@ async fn a_push_config_registered_on_one_replica_is_delivered_by_the_other() {
     let a = common::start(common::Options { fixtures: true, extra_args: args.clone(), ..Default::default() }).await;
     let b = common::start_agent(&a, args).await;
 
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let app =
-        axum::Router::new()
-            .route(
-                "/hook",
-                axum::routing::post(
-                    |axum::extract::State(got): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
-                     body: axum::body::Bytes| async move {
-                        got.lock().expect("lock").push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                    },
-                ),
-            )
-            .with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hook, url) = Receiver::start(&[]).await;
 
     let r = rpc(
         &a.agent,
@@ -310,22 +294,12 @@ async fn a_push_config_registered_on_one_replica_is_delivered_by_the_other() {
     )
     .await;
     assert_eq!(r["result"]["task"]["status"]["state"], "TASK_STATE_COMPLETED", "{r}");
-    let states = common::eventually("the completed update", Duration::from_secs(10), || {
-        let got = got.clone();
-        async move {
-            let states: Vec<String> = got
-                .lock()
-                .expect("lock")
-                .iter()
-                .filter_map(|v| v["statusUpdate"]["status"]["state"].as_str().map(String::from))
-                .collect();
-            states.contains(&"TASK_STATE_COMPLETED".to_string()).then_some(states)
-        }
-    })
-    .await;
+    let state = |v: &Value| v["statusUpdate"]["status"]["state"].as_str().map(String::from);
+    let got = hook.until("the completed update", |v| state(v).as_deref() == Some("TASK_STATE_COMPLETED")).await;
+    let states: Vec<String> = got.iter().filter_map(|(_, v, _)| state(v)).collect();
     assert_eq!(states, ["TASK_STATE_WORKING", "TASK_STATE_COMPLETED"]);
-    let jwks_a = Mcp::new(a.agent.url()).get(&format!("{}/.well-known/jwks.json", a.agent.url())).await.body;
-    let jwks_b = Mcp::new(b.url()).get(&format!("{}/.well-known/jwks.json", b.url())).await.body;
+    let jwks_a = A2a::of(&a.agent).rest_get("/.well-known/jwks.json", &[]).await.body;
+    let jwks_b = A2a::of(&b).rest_get("/.well-known/jwks.json", &[]).await.body;
     assert_eq!(jwks_a, jwks_b, "one key for both replicas");
     let _ = std::fs::remove_file(&key);
 }

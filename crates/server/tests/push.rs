@@ -4,13 +4,8 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gitops_agent_server::metrics::OutcomeLabels;
@@ -20,47 +15,9 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use common::{A2a, Env};
+use common::{A2a, Env, Receiver};
 
 const V1: (&str, &str) = ("a2a-version", "1.0");
-
-/// A webhook on 127.0.0.1 that records what it gets and answers from a script (then 200).
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(HeaderMap, Value, Bytes)>>>,
-    answers: Arc<Mutex<VecDeque<StatusCode>>>,
-}
-
-impl Receiver {
-    async fn start(answers: &[u16]) -> (Receiver, String) {
-        let r = Receiver::default();
-        r.answers.lock().expect("lock").extend(answers.iter().map(|s| StatusCode::from_u16(*s).expect("status")));
-        let app = axum::Router::new().route("/hook", axum::routing::post(record)).with_state(r.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (r, url)
-    }
-
-    fn got(&self) -> Vec<(HeaderMap, Value, Bytes)> {
-        self.got.lock().expect("lock").clone()
-    }
-
-    /// Waits until a notification satisfies `done`; returns all received by then.
-    async fn until(&self, what: &str, done: impl Fn(&Value) -> bool) -> Vec<(HeaderMap, Value, Bytes)> {
-        common::eventually(what, Duration::from_secs(10), || async {
-            let got = self.got();
-            got.iter().any(|(_, v, _)| done(v)).then_some(got)
-        })
-        .await
-    }
-}
-
-async fn record(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    r.got.lock().expect("lock").push((headers, value, body));
-    r.answers.lock().expect("lock").pop_front().unwrap_or(StatusCode::OK)
-}
 
 async fn env_with(extra: &[&str]) -> Env {
     let mut args = vec!["--a2a-push-allow-hosts=127.0.0.1".to_string(), "--a2a-push-retry-ms=50".to_string()];
@@ -127,9 +84,7 @@ fn state(v: &Value) -> Option<&str> {
 async fn push_configs_are_created_read_listed_and_deleted_in_both_dialects() {
     let env = env_with(&[]).await;
     let a2a = A2a::new(&env);
-    let card: Value =
-        serde_json::from_str(&a2a.http.get(&format!("{}/.well-known/agent-card.json", a2a.base)).await.body)
-            .expect("card");
+    let card = a2a.rest_get("/.well-known/agent-card.json", &[]).await.json();
     assert_eq!(card["capabilities"]["pushNotifications"], true);
     let task = a2a.waiting_task().await;
 
@@ -316,9 +271,7 @@ async fn notifications_without_credentials_carry_a_token_signed_with_the_publish
     a2a.follow_up(&task).await;
     let got = hook.until("the completed update", |v| state(v) == Some("TASK_STATE_COMPLETED")).await;
 
-    let card: Value =
-        serde_json::from_str(&a2a.http.get(&format!("{}/.well-known/agent-card.json", a2a.base)).await.body)
-            .expect("card");
+    let card = a2a.rest_get("/.well-known/agent-card.json", &[]).await.json();
     let jwks_url = card["capabilities"]["extensions"]
         .as_array()
         .expect("extensions")
@@ -403,16 +356,14 @@ async fn webhooks_at_internal_addresses_are_refused() {
 async fn push_notifications_can_be_turned_off() {
     let env = env_with(&["--a2a-push=false"]).await;
     let a2a = A2a::new(&env);
-    let card: Value =
-        serde_json::from_str(&a2a.http.get(&format!("{}/.well-known/agent-card.json", a2a.base)).await.body)
-            .expect("card");
+    let card = a2a.rest_get("/.well-known/agent-card.json", &[]).await.json();
     assert_eq!(card["capabilities"]["pushNotifications"], false);
     let task = a2a.waiting_task().await;
     let r = a2a
         .rpc(&[V1], "CreateTaskPushNotificationConfig", json!({"taskId": task, "url": "https://203.0.113.10/"}))
         .await;
     assert_eq!(r["error"]["code"], -32003, "{r}");
-    assert_eq!(a2a.http.get(&format!("{}/.well-known/jwks.json", a2a.base)).await.status, 404);
+    assert_eq!(a2a.rest_get("/.well-known/jwks.json", &[]).await.status, 404);
 }
 
 #[tokio::test]

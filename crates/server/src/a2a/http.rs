@@ -376,13 +376,10 @@ async fn start(
     {
         None => None,
         Some((key, shape, v)) => {
-            let pusher = a2a.pusher().ok_or(A2aError::PushNotificationNotSupported)?;
             // The webhook gets the shape of the request's dialect; the key names the config's.
             let dialect = if d == Dialect::V1 { Dialect::V1 } else { shape };
             let at = format!("{at}.configuration.{key}");
-            let config = push::config::read(v, &at, "", dialect, issuer, pusher.allowed())?;
-            pusher.check_resolves(&config, &at).await?;
-            Some(config)
+            Some(a2a.pusher_or_refuse()?.accept(v, &at, "", dialect, issuer).await?)
         }
     };
     if let Some(Value::Array(modes)) = cfg("acceptedOutputModes")
@@ -730,7 +727,6 @@ async fn push_rpc(
     let task_of = |key: &str| required_string(params, key, "params");
     match op {
         Op::PushSet => {
-            let pusher = a2a.pusher().ok_or(A2aError::PushNotificationNotSupported)?;
             let task_id = task_of("taskId")?;
             let (config, at) = match (v1, params.get("config"), params.get("pushNotificationConfig")) {
                 // Drafts of 1.0 wrapped the config in `config`.
@@ -739,8 +735,7 @@ async fn push_rpc(
                 (false, _, Some(c)) => (c, "params.pushNotificationConfig"),
                 (false, _, None) => return Err(A2aError::invalid("params.pushNotificationConfig", "required")),
             };
-            let config = push::config::read(config, at, &task_id, family, issuer, pusher.allowed())?;
-            pusher.check_resolves(&config, at).await?;
+            let config = a2a.pusher_or_refuse()?.accept(config, at, &task_id, family, issuer).await?;
             let saved = a2a.set_push(config).await?;
             Ok(push::config::render(&saved, family))
         }

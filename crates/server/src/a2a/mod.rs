@@ -42,13 +42,6 @@ pub struct CardSettings {
     pub bearer: bool,
 }
 
-impl A2a {
-    /// What the cards declare this deployment offers.
-    pub fn features(&self) -> card::Features {
-        card::Features { bearer: self.card.bearer, push: self.push.is_some() }
-    }
-}
-
 /// A task this process runs or holds open (`input-required`): its event feed, which outlives
 /// each run so subscribers see follow-ups, and the cancel switch of the run in progress.
 struct Live {
@@ -119,22 +112,32 @@ impl A2a {
         }
     }
 
-    fn pusher_or_refuse(&self) -> Result<&Pusher, A2aError> {
+    /// What the cards declare this deployment offers.
+    pub fn features(&self) -> card::Features {
+        card::Features { bearer: self.card.bearer, push: self.push.is_some() }
+    }
+
+    pub fn pusher_or_refuse(&self) -> Result<&Pusher, A2aError> {
         self.push.as_deref().ok_or(A2aError::PushNotificationNotSupported)
+    }
+
+    /// Push configs are offered, and `task_id` is a task of the caller's: another caller's task
+    /// is not found, and neither are its configs.
+    async fn push_task(&self, task_id: &str) -> Result<(), A2aError> {
+        self.pusher_or_refuse()?;
+        self.get(task_id).await.map(|_| ())
     }
 
     /// Registers (or replaces) a push config on a task of the caller's.
     pub async fn set_push(&self, config: PushConfig) -> Result<PushConfig, A2aError> {
-        self.pusher_or_refuse()?;
-        self.get(&config.task_id).await?;
+        self.push_task(&config.task_id).await?;
         self.store.put_push(&config).await?;
         Ok(config)
     }
 
-    /// The push configs of a task of the caller's (none of another caller's task is found).
+    /// The push configs of a task of the caller's.
     pub async fn push_configs(&self, task_id: &str) -> Result<Vec<PushConfig>, A2aError> {
-        self.pusher_or_refuse()?;
-        self.get(task_id).await?;
+        self.push_task(task_id).await?;
         self.store.push_configs(task_id).await
     }
 
@@ -150,8 +153,7 @@ impl A2a {
     }
 
     pub async fn delete_push(&self, task_id: &str, id: &str) -> Result<(), A2aError> {
-        self.pusher_or_refuse()?;
-        self.get(task_id).await?;
+        self.push_task(task_id).await?;
         self.store.delete_push(task_id, id).await
     }
 
@@ -294,9 +296,6 @@ impl A2a {
         };
         if let Route::Call { tool, .. } | Route::NeedsInput { tool, .. } = &route {
             task.skill = Some(routing::skill_id(*tool));
-        }
-        if req.push.is_some() {
-            self.pusher_or_refuse()?;
         }
         // Claimed before it is saved as running, so no other replica takes it for abandoned.
         self.store.claim(&task.id, &self.replica).await?;

@@ -3,7 +3,12 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 
 use clap::Parser;
 use fake_apiserver::{Config, Listen, Running};
@@ -326,4 +331,43 @@ impl A2a {
     pub async fn rest_get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.http.get_with(&format!("{}{path}", self.base), headers).await
     }
+}
+
+/// A webhook on 127.0.0.1 (push notification tests) that records what it gets (headers, JSON,
+/// raw body) and answers from a script, then 200.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    got: Arc<Mutex<Vec<(HeaderMap, Value, Bytes)>>>,
+    answers: Arc<Mutex<VecDeque<StatusCode>>>,
+}
+
+impl Receiver {
+    pub async fn start(answers: &[u16]) -> (Receiver, String) {
+        let r = Receiver::default();
+        r.answers.lock().expect("lock").extend(answers.iter().map(|s| StatusCode::from_u16(*s).expect("status")));
+        let app = axum::Router::new().route("/hook", axum::routing::post(record)).with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (r, url)
+    }
+
+    pub fn got(&self) -> Vec<(HeaderMap, Value, Bytes)> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    /// Waits until a notification satisfies `done`; returns all received by then.
+    pub async fn until(&self, what: &str, done: impl Fn(&Value) -> bool) -> Vec<(HeaderMap, Value, Bytes)> {
+        eventually(what, std::time::Duration::from_secs(10), || async {
+            let got = self.got();
+            got.iter().any(|(_, v, _)| done(v)).then_some(got)
+        })
+        .await
+    }
+}
+
+async fn record(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    r.got.lock().expect("lock").push((headers, value, body));
+    r.answers.lock().expect("lock").pop_front().unwrap_or(StatusCode::OK)
 }

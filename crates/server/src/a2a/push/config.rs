@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::address::{Allowed, check_url};
+use super::address::{Allowed, Target, check_url};
 use crate::a2a::error::A2aError;
 use crate::a2a::model::{Dialect, new_id};
 use crate::a2a::wire::member;
@@ -41,7 +41,7 @@ pub struct Authentication {
 const SCHEMES: [&str; 2] = ["Bearer", "Basic"];
 
 /// Reads a config as a client sent it: `obj` is the 1.0 config or the 0.3
-/// `pushNotificationConfig`; `at` names it in errors.
+/// `pushNotificationConfig`; `at` names it in errors. With it, the webhook URL as checked.
 pub fn read(
     obj: &Value,
     at: &str,
@@ -49,10 +49,11 @@ pub fn read(
     dialect: Dialect,
     issuer: &str,
     allowed: &Allowed,
-) -> Result<PushConfig, A2aError> {
+) -> Result<(PushConfig, Target), A2aError> {
     let obj = obj.as_object().ok_or_else(|| A2aError::invalid(at, "expected a push notification config object"))?;
     let url = string(obj, "url", at)?.ok_or_else(|| A2aError::invalid(format!("{at}.url"), "required"))?;
-    check_url(&url, allowed).map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL {why}")))?;
+    let target = check_url(&url, allowed)
+        .map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL {why}")))?;
     let token = string(obj, "token", at)?;
     if let Some(t) = &token {
         header_safe(t, 1024).map_err(|why| A2aError::invalid(format!("{at}.token"), why))?;
@@ -69,7 +70,7 @@ pub fn read(
         Some(id) => id,
         None => new_id(),
     };
-    Ok(PushConfig {
+    let config = PushConfig {
         id,
         task_id: task_id.to_string(),
         url,
@@ -77,7 +78,8 @@ pub fn read(
         authentication,
         dialect,
         issuer: issuer.trim_end_matches('/').to_string(),
-    })
+    };
+    Ok((config, target))
 }
 
 fn read_authentication(a: &Map<String, Value>, at: &str) -> Result<Authentication, A2aError> {
@@ -170,7 +172,7 @@ mod tests {
     fn configs_read_in_either_dialect_and_render_back() {
         let v1 = json!({"url": "https://hooks.example/a", "id": "c1", "token": "tok",
             "authentication": {"scheme": "bearer", "credentials": "s3cret"}});
-        let c = read(&v1, "params", "t1", Dialect::V1, "https://agent/", &allowed()).expect("reads");
+        let (c, _) = read(&v1, "params", "t1", Dialect::V1, "https://agent/", &allowed()).expect("reads");
         assert_eq!(
             c.authentication,
             Some(Authentication { scheme: "Bearer".into(), credentials: Some("s3cret".into()) })
@@ -182,7 +184,7 @@ mod tests {
                 "authentication": {"scheme": "Bearer", "credentials": "s3cret"}})
         );
         let v03 = json!({"url": "https://hooks.example/a", "authentication": {"schemes": ["OAuth2", "Bearer"]}});
-        let c = read(&v03, "params.pushNotificationConfig", "t1", Dialect::V03, "https://agent", &allowed())
+        let (c, _) = read(&v03, "params.pushNotificationConfig", "t1", Dialect::V03, "https://agent", &allowed())
             .expect("reads");
         assert!(!c.id.is_empty(), "an id is made up when none is given");
         let back = render(&c, Dialect::V03);

@@ -62,6 +62,8 @@ pub enum PushError {
     Signer(#[from] SignerError),
     #[error("--a2a-push-ca-file {path}: {reason}")]
     CaFile { path: String, reason: String },
+    #[error("cannot set up TLS for webhooks: {0}")]
+    Tls(String),
 }
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector<CheckedResolver>>;
@@ -107,22 +109,26 @@ impl Pusher {
         Ok(Pusher { store, allowed, client, signer, metrics, settings, queues: Mutex::new(HashMap::new()) })
     }
 
-    pub fn allowed(&self) -> &Allowed {
-        &self.allowed
-    }
-
-    /// Refuses a config whose webhook name resolves to an address the agent must not reach (or to
-    /// none): the client hears it now, not only as deliveries that never come. Checked again at
-    /// every connection. `at` names the config in the error.
-    pub async fn check_resolves(&self, config: &PushConfig, at: &str) -> Result<(), A2aError> {
-        let target = address::check_url(&config.url, &self.allowed)
-            .map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL {why}")))?;
-        let (Some(url::Host::Domain(host)), false) = (target.url.host(), target.allowed) else { return Ok(()) };
-        let port = target.url.port_or_known_default().unwrap_or(443);
-        address::resolve(host, port, &self.allowed)
-            .await
-            .map(|_| ())
-            .map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL is refused: {why}")))
+    /// A config as a client sent it (`obj`, in `dialect`'s shape, for `task_id`; `at` names it
+    /// in errors), checked through: its fields, and a webhook name that resolves to an address
+    /// the agent must not reach (or to none) is refused now, so the client hears it at once
+    /// rather than as deliveries that never come. Names are checked again at every connection.
+    pub async fn accept(
+        &self,
+        obj: &serde_json::Value,
+        at: &str,
+        task_id: &str,
+        dialect: Dialect,
+        issuer: &str,
+    ) -> Result<PushConfig, A2aError> {
+        let (config, target) = config::read(obj, at, task_id, dialect, issuer, &self.allowed)?;
+        if let (Some(url::Host::Domain(host)), false) = (target.url.host(), target.allowed) {
+            let port = target.url.port_or_known_default().unwrap_or(443);
+            address::resolve(host, port, &self.allowed)
+                .await
+                .map_err(|why| A2aError::invalid(format!("{at}.url"), format!("the webhook URL is refused: {why}")))?;
+        }
+        Ok(config)
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -236,32 +242,18 @@ impl Pusher {
             .body(Full::new(body))
             .map_err(|e| Failure::Other(e.to_string()))?;
         let response = self.client.request(request).await.map_err(|e| {
+            let chain = || std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |s| s.source());
             // The resolver's refusal surfaces as a connect error: told apart, it is not retried.
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(s) = source {
-                if let Some(r) = s.downcast_ref::<address::Refused>() {
-                    return Failure::Refused(r.0.clone());
-                }
-                source = s.source();
+            match chain().find_map(|s| s.downcast_ref::<address::Refused>()) {
+                Some(r) => Failure::Refused(r.0.clone()),
+                None => Failure::Other(chain().map(|s| s.to_string()).collect::<Vec<_>>().join(": ")),
             }
-            Failure::Other(error_chain(&e))
         })?;
         let status = response.status();
         // Read (and drop) at most a little of the answer, so the connection can be reused.
         let _ = tokio::time::timeout(Duration::from_secs(1), response.into_body().collect()).await;
         Ok(status)
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[derive(Debug)]
@@ -351,7 +343,7 @@ fn tls_config(ca_file: Option<&str>) -> Result<rustls::ClientConfig, PushError> 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| PushError::CaFile { path: String::new(), reason: e.to_string() })?
+        .map_err(|e| PushError::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(config)
