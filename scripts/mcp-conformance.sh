@@ -4,10 +4,10 @@
 #
 #   cargo build --workspace && scripts/mcp-conformance.sh
 #
-# Prints `conformance <version>: N/M scenarios passed` per version, writes the suite's full output
+# Prints per version the scenarios passed and the checks passed out of all checks, writes the suite's full output
 # to target/conformance/results-<version>.txt (and its per-check JSON to
-# target/conformance/results-<version>/), and exits non-zero only if a scenario that is expected
-# to pass fails (see EXPECTED_FAILURES below).
+# target/conformance/results-<version>/), and exits non-zero if any check fails that is not
+# listed in EXPECTED_FAILURES below.
 #
 # Environment:
 #   GITOPS_AGENT_BIN, FAKE_APISERVER_BIN   binaries (default target/debug/gitops-agent, target/debug/fake-apiserver)
@@ -24,56 +24,53 @@ cd "$(dirname "$0")/.."
 CONFORMANCE_VERSION=0.2.0-alpha.12
 NODE_VERSION=22.23.3
 
-# Scenarios (or single checks, as scenario:check-id) that are expected to fail because they do not
-# apply to a tools-only server without the suite's own test_* fixtures. A whole-scenario entry
-# still requires its wire-schema-valid check to pass (our messages must stay schema-valid).
+# The checks expected to fail, one per line as scenario:check-id, each because it calls one of the
+# suite's own fixtures (test_* tools and prompts, test:// resources, json_schema_2020_12_tool),
+# which a production server does not ship. Listed per check, not per scenario: every other check
+# of the same scenario (wire-schema-valid included) must pass. A listed check that starts passing
+# is reported, so the list cannot go stale silently.
 EXPECTED_FAILURES='
-# --- need the suite'"'"'s own fixture tools, which a production server does not ship
-tools-call-simple-text                 # calls test_simple_text
-tools-call-image                       # calls test_image_content
-tools-call-audio                       # calls test_audio_content
-tools-call-embedded-resource           # calls test_embedded_resource
-tools-call-mixed-content               # calls test_multiple_content_types
-tools-call-error                       # calls test_error_handling
-tools-call-with-progress               # calls test_tool_with_progress
-tools-call-with-logging                # logging/setLevel (no logging capability) + test_tool_with_logging
-tools-call-sampling                    # calls test_sampling (we never ask the client for sampling)
-tools-call-elicitation                 # calls test_elicitation (we never elicit)
-elicitation-sep1034-defaults           # calls test_elicitation_sep1034_defaults
-elicitation-sep1330-enums              # calls test_elicitation_sep1330_enums
-json-schema-2020-12                    # looks for the tool json_schema_2020_12_tool
-http-custom-header-server-validation   # needs a tool with x-mcp-header annotations; ours have none
-input-required-result-basic-elicitation        # test_input_required_result_elicitation (no MRTR: our tools never need client input)
-input-required-result-basic-sampling           # test_input_required_result_sampling
-input-required-result-basic-list-roots         # test_input_required_result_list_roots
-input-required-result-request-state            # test_input_required_result_request_state
-input-required-result-multiple-input-requests  # test_input_required_result_multiple_inputs
-input-required-result-multi-round              # test_input_required_result_multi_round
-input-required-result-non-tool-request         # prompts/get test_input_required_result_prompt (we offer no prompts)
-input-required-result-result-type              # test_input_required_result_elicitation
-input-required-result-tampered-state           # test_input_required_result_tampered_state
-input-required-result-capability-check         # test_input_required_result_capabilities
-server-stateless:sep-2575-server-rejects-undeclared-capability          # needs diagnostic tool test_missing_capability
-server-stateless:sep-2575-missing-capability-http-400                   # needs diagnostic tool test_missing_capability
-server-stateless:sep-2575-http-server-no-independent-requests-on-stream # needs diagnostic tool test_streaming_elicitation
-server-stateless:sep-2575-server-no-log-without-loglevel                # needs diagnostic tool test_logging_tool
-# --- capabilities a tools-only server does not declare (it answers -32601 Method not found, as it should)
-completion-complete                    # completion/complete: no prompts or resource templates to complete
-logging-set-level                      # logging/setLevel: no logging capability
-resources-list                         # no resources capability
-resources-read-text                    # no resources capability
-resources-read-binary                  # no resources capability
-resources-templates-read               # no resources capability
-resources-subscribe                    # no resources capability
-resources-unsubscribe                  # no resources capability
-prompts-list                           # no prompts capability
-prompts-get-simple                     # no prompts capability
-prompts-get-with-args                  # no prompts capability
-prompts-get-embedded-resource          # no prompts capability
-prompts-get-with-image                 # no prompts capability
-caching:sep-2549-prompts-list-caching-hints             # prompts/list: no prompts capability (tools/list hints must pass)
-caching:sep-2549-resources-list-caching-hints           # resources/list: no resources capability
-caching:sep-2549-resources-templates-list-caching-hints # resources/templates/list: no resources capability
+# --- tools the suite calls by name (all versions)
+tools-call-simple-text:tools-call-simple-text                     # test_simple_text
+tools-call-image:tools-call-image                                 # test_image_content
+tools-call-audio:tools-call-audio                                 # test_audio_content
+tools-call-embedded-resource:tools-call-embedded-resource         # test_embedded_resource
+tools-call-mixed-content:tools-call-mixed-content                 # test_multiple_content_types
+tools-call-error:tools-call-error                                 # test_error_handling
+tools-call-with-progress:tools-call-with-progress                 # test_tool_with_progress (our progress: tests/protocol)
+tools-call-with-logging:tools-call-with-logging                   # test_tool_with_logging (our logging: tests/protocol)
+tools-call-sampling:tools-call-sampling                           # test_sampling
+tools-call-elicitation:tools-call-elicitation                     # test_elicitation (our elicitation: tests/protocol)
+elicitation-sep1034-defaults:elicitation-sep1034-general          # test_elicitation_sep1034_defaults
+elicitation-sep1330-enums:elicitation-sep1330-general             # test_elicitation_sep1330_enums
+json-schema-2020-12:json-schema-2020-12-tool-found                # json_schema_2020_12_tool
+# --- prompts and resources the suite reads by name (ours are diagnose_flux_object... and flux://)
+prompts-get-simple:prompts-get-simple                             # prompt test_simple_prompt
+prompts-get-with-args:prompts-get-with-args                       # prompt test_prompt_with_arguments
+prompts-get-embedded-resource:prompts-get-embedded-resource       # prompt test_prompt_with_embedded_resource
+prompts-get-with-image:prompts-get-with-image                     # prompt test_prompt_with_image
+completion-complete:completion-complete                           # completes prompt test_prompt_with_arguments; an unknown prompt is -32602, as the spec says
+resources-read-text:resources-read-text                           # test://static-text
+resources-read-binary:resources-read-binary                       # test://static-binary
+resources-templates-read:resources-templates-read                 # test://template/123/data
+resources-subscribe:resources-subscribe                           # subscribes to test://watched-resource, not a URI of ours: -32602
+resources-unsubscribe:resources-unsubscribe                       # subscribes to test://watched-resource first
+# --- 2026-07-28 multi round-trip fixtures (our confirmation round trip: tests/protocol)
+input-required-result-basic-elicitation:sep-2322-elicitation-incomplete       # test_input_required_result_elicitation
+input-required-result-basic-sampling:sep-2322-sampling-incomplete             # test_input_required_result_sampling
+input-required-result-basic-list-roots:sep-2322-list-roots-incomplete         # test_input_required_result_list_roots
+input-required-result-request-state:sep-2322-request-state-incomplete         # test_input_required_result_request_state
+input-required-result-multiple-input-requests:sep-2322-multiple-inputs-incomplete # test_input_required_result_multiple_inputs
+input-required-result-multi-round:sep-2322-multi-round-r1                     # test_input_required_result_multi_round
+input-required-result-non-tool-request:sep-2322-non-tool-incomplete           # prompt test_input_required_result_prompt
+input-required-result-result-type:sep-2322-result-type-included               # test_input_required_result_elicitation
+input-required-result-tampered-state:sep-2322-reject-tampered-state           # test_input_required_result_tampered_state
+input-required-result-capability-check:sep-2322-respect-client-capabilities   # test_input_required_result_capabilities
+# --- 2026-07-28 stateless checks that need the diagnostic tools of the suite
+server-stateless:sep-2575-server-rejects-undeclared-capability          # test_missing_capability
+server-stateless:sep-2575-missing-capability-http-400                   # test_missing_capability
+server-stateless:sep-2575-http-server-no-independent-requests-on-stream # test_streaming_elicitation
+server-stateless:sep-2575-server-no-log-without-loglevel                # test_logging_tool
 '
 
 agent_bin=${GITOPS_AGENT_BIN:-target/debug/gitops-agent}
@@ -166,43 +163,39 @@ done
 cat >"$dir/evaluate.mjs" <<'EOF'
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 const [outDir, version] = process.argv.slice(2);
-const allowed = new Map(); // scenario -> Set of check ids ('*' = any check but wire-schema-valid)
+const allowed = new Set(); // "scenario:check-id"
 for (const line of process.env.EXPECTED_FAILURES.split('\n')) {
   const entry = line.replace(/#.*/, '').trim();
-  if (!entry) continue;
-  const [scenario, check = '*'] = entry.split(':');
-  if (!allowed.has(scenario)) allowed.set(scenario, new Set());
-  allowed.get(scenario).add(check);
+  if (entry) allowed.add(entry);
 }
 const results = [];
 for (const name of readdirSync(outDir).sort()) {
   const m = /^server-(.+)-\d{4}-\d\d-\d\dT[\d-]+Z$/.exec(name);
   const file = `${outDir}/${name}/checks.json`;
   if (!m || !existsSync(file)) continue;
-  const checks = JSON.parse(readFileSync(file, 'utf8'));
-  results.push({ scenario: m[1], failed: checks.filter((c) => c.status === 'FAILURE') });
+  results.push({ scenario: m[1], checks: JSON.parse(readFileSync(file, 'utf8')) });
 }
 if (results.length === 0) {
   console.log(`conformance ${version}: no scenario results in ${outDir}`);
   process.exit(1);
 }
-const passed = results.filter((r) => r.failed.length === 0).length;
-console.log(`conformance ${version}: ${passed}/${results.length} scenarios passed`);
-let unexpected = 0, expected = 0;
-for (const { scenario, failed } of results) {
-  const allow = allowed.get(scenario) ?? new Set();
-  const bad = failed.filter((c) => !allow.has(c.id) && !(allow.has('*') && c.id !== 'wire-schema-valid'));
-  if (bad.length > 0) {
+const count = (status) => results.reduce((n, r) => n + r.checks.filter((c) => c.status === status).length, 0);
+const total = results.reduce((n, r) => n + r.checks.length, 0);
+const passed = results.filter((r) => !r.checks.some((c) => c.status === 'FAILURE')).length;
+const failed = count('FAILURE');
+console.log(`conformance ${version}: ${passed}/${results.length} scenarios passed; ${count('SUCCESS')}/${total} checks passed, ` +
+  `${failed} failed, ${count('WARNING')} warnings, ${count('SKIPPED') + count('INFO')} skipped or informational`);
+let unexpected = 0;
+for (const { scenario, checks } of results) {
+  for (const c of checks.filter((c) => c.status === 'FAILURE' && !allowed.has(`${scenario}:${c.id}`))) {
     unexpected++;
-    console.log(`  UNEXPECTED FAILURE ${scenario}:`);
-    for (const c of bad) console.log(`    - ${c.id}: ${c.errorMessage ?? c.description}`);
-  } else if (failed.length > 0) {
-    expected++;
-  } else if (allow.has('*')) {
-    console.log(`  note: ${scenario} now passes; drop it from EXPECTED_FAILURES`);
+    console.log(`  UNEXPECTED FAILURE ${scenario}:${c.id}: ${c.errorMessage ?? c.description}`);
+  }
+  for (const c of checks.filter((c) => c.status === 'SUCCESS' && allowed.has(`${scenario}:${c.id}`))) {
+    console.log(`  note: ${scenario}:${c.id} now passes; drop it from EXPECTED_FAILURES`);
   }
 }
-console.log(`  ${expected} expected failure(s) (inapplicable to a tools-only server), ${unexpected} unexpected`);
+console.log(`  ${failed - unexpected} expected failure(s) (checks that call the suite's own fixtures), ${unexpected} unexpected`);
 process.exit(unexpected > 0 ? 1 : 0);
 EOF
 

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::ApiHealth;
 use crate::kinds::{self, Kind};
+use crate::resources::changes::{ChangeSink, ObjectChanges};
 use crate::watch_store::{self, Objects};
 
 /// Why the cache cannot answer for a kind.
@@ -141,6 +142,8 @@ pub struct Cache {
     /// After the API has not answered for this long, the cache is not trusted.
     stale_after: Duration,
     budget: Arc<Budget>,
+    /// The cluster's name and where its Flux objects' changes go, for resource subscribers.
+    changes: Option<(String, ChangeSink)>,
 }
 
 fn wanted(group: &str, kind: &str) -> bool {
@@ -159,7 +162,19 @@ impl Cache {
             health,
             stale_after,
             budget: Arc::new(Budget::default()),
+            changes: None,
         }
+    }
+
+    /// Reports the changes of this cluster's (`cluster`) Flux objects and kinds to `sink`.
+    pub fn with_changes(mut self, cluster: &str, sink: ChangeSink) -> Self {
+        self.changes = Some((cluster.to_string(), sink));
+        self
+    }
+
+    /// The Flux kind a served kind is, if it is one (only those are resources).
+    fn flux_kind(group: &str, kind: &str) -> Option<Kind> {
+        kinds::FLUX.into_iter().find(|k| k.group == group && k.kind == kind)
     }
 
     /// Bounds the objects this cache holds (see [`Budget`]).
@@ -213,10 +228,13 @@ impl Cache {
             }
         }
         let mut watched = self.watched.write().unwrap_or_else(|e| e.into_inner());
+        let mut flux_gone = Vec::new();
+        let mut flux_added = false;
         watched.retain(|key, w| {
             let keep = served.get(key).is_some_and(|(r, _)| r.version == w.resource.version);
             if !keep {
                 tracing::info!(group = %key.0, kind = %key.1, "kind no longer served (or its version changed): dropping its cache");
+                flux_gone.extend(Self::flux_kind(&key.0, &key.1));
             }
             keep
         });
@@ -225,17 +243,28 @@ impl Cache {
                 continue;
             }
             tracing::info!(group = %resource.group, version = %resource.version, kind = %resource.kind, "watching");
+            let changes = match (&self.changes, Self::flux_kind(&resource.group, &resource.kind)) {
+                (Some((cluster, sink)), Some(kind)) => {
+                    flux_added = true;
+                    Some(sink.for_kind(cluster, kind))
+                }
+                _ => None,
+            };
+            let watch = |api| spawn_watch(api, &resource, &self.budget, changes.clone());
             let watches = if namespaced && !self.namespaces.is_empty() {
                 self.namespaces
                     .iter()
-                    .map(|ns| {
-                        spawn_watch(Api::namespaced_with(self.client.clone(), ns, &resource), &resource, &self.budget)
-                    })
+                    .map(|ns| watch(Api::namespaced_with(self.client.clone(), ns, &resource)))
                     .collect()
             } else {
-                vec![spawn_watch(Api::all_with(self.client.clone(), &resource), &resource, &self.budget)]
+                vec![watch(Api::all_with(self.client.clone(), &resource))]
             };
             watched.insert(key, Watched { resource, watches });
+        }
+        if let Some((cluster, sink)) = &self.changes
+            && (flux_added || !flux_gone.is_empty())
+        {
+            sink.kinds_changed(cluster, &flux_gone);
         }
         self.discovered.store(1, Ordering::SeqCst);
         Ok(())
@@ -379,8 +408,13 @@ fn strip(resource: &ApiResource) -> impl FnMut(&mut DynamicObject) + use<> {
     }
 }
 
-fn spawn_watch(api: Api<DynamicObject>, resource: &ApiResource, budget: &Arc<Budget>) -> Watch {
-    let mut writer = watch_store::Writer::default();
+fn spawn_watch(
+    api: Api<DynamicObject>,
+    resource: &ApiResource,
+    budget: &Arc<Budget>,
+    changes: Option<ObjectChanges>,
+) -> Watch {
+    let mut writer = changes.map_or_else(watch_store::Writer::default, watch_store::Writer::with_changes);
     let store = writer.reader();
     let (reader, budget) = (store.clone(), budget.clone());
     let state = Arc::new(AtomicU8::new(LOADING));

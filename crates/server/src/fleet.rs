@@ -18,6 +18,7 @@ use crate::cache::Cache;
 use crate::cluster::{self, ApiHealth, ClusterError};
 use crate::contexts::{ContextInfo, Contexts};
 use crate::metrics::Metrics;
+use crate::resources::changes::ChangeSink;
 
 /// The name of the agent's own cluster in the fleet.
 pub const LOCAL: &str = "local";
@@ -35,6 +36,8 @@ pub struct MemberSettings {
     pub auth: Option<(Vec<String>, Duration)>,
     /// The longest one cluster may take in an answer that spans the fleet.
     pub timeout: Duration,
+    /// Where the members' Flux objects report their changes (resource subscriptions).
+    pub changes: ChangeSink,
 }
 
 /// A connected member: its client, caches and caller checks.
@@ -96,7 +99,8 @@ impl Member {
             let client = cluster::client_for(&config, name, &settings.metrics, &health)?;
             let cache = Arc::new(
                 Cache::new(client.clone(), settings.watch_namespaces.clone(), health, settings.stale_after)
-                    .with_budget(settings.max_objects),
+                    .with_budget(settings.max_objects)
+                    .with_changes(name, settings.changes.clone()),
             );
             let access = settings
                 .auth
@@ -244,6 +248,7 @@ impl Fleet {
             if member.from_dir && !found.iter().any(|(name, _)| name == &member.name) {
                 tracing::info!(cluster = %member.name, "kubeconfig removed: dropping the cluster and its caches");
                 self.members.write().unwrap_or_else(|e| e.into_inner()).remove(&member.name);
+                self.settings.changes.kinds_changed(&member.name, &crate::kinds::FLUX);
             }
         }
         for (name, path) in found {

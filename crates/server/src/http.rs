@@ -205,7 +205,7 @@ pub fn router(
     sessions.session_config.keep_alive = Some(settings.idle);
     let sessions = Arc::new(sessions);
     let service: StreamableHttpService<McpHandler, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(handler.clone()), sessions.clone(), config);
+        StreamableHttpService::new(move || Ok(handler.for_session()), sessions.clone(), config);
     let policy = Arc::new(settings.policy);
     let mcp = Router::new().nest_service("/mcp", service).layer(middleware::from_fn_with_state(
         SessionCap { sessions, max: settings.max_sessions, max_body: settings.max_body_bytes },

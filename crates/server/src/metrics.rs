@@ -36,7 +36,7 @@ pub struct ApiLabels {
 pub struct ToolLabels {
     pub tool: String,
     pub status: String,
-    /// `mcp` or `a2a`.
+    /// `mcp` or `a2a` (`mcp-resource`, `mcp-prompt`: reads behind MCP resources and prompts).
     pub protocol: String,
 }
 
@@ -73,6 +73,11 @@ pub struct Metrics {
     pub push_deliveries: Family<OutcomeLabels, Counter>,
     /// Each try of a push notification: ok, 3xx, 4xx, 5xx, error, timeout, refused.
     pub push_attempts: Family<OutcomeLabels, Counter>,
+    /// MCP resource subscriptions: (subscriber, URI) pairs held now.
+    pub resource_subscriptions: Gauge,
+    /// MCP resource notifications by outcome: updated, list_changed (sent), refused (the caller
+    /// may no longer read the resource), dropped (the client's queue was full or gone).
+    pub resource_notifications: Family<OutcomeLabels, Counter>,
     /// Set when /metrics is read: a task leak shows as growth over a soak run.
     pub runtime_tasks: Gauge,
     registry: Mutex<Registry>,
@@ -93,6 +98,21 @@ impl Default for Metrics {
         let cache_objects = Family::<KindLabels, Gauge>::default();
         let cache_ready = Family::<ClusterLabels, Gauge>::default();
         let runtime_tasks = Gauge::default();
+        let resource_subscriptions = Gauge::default();
+        let resource_notifications = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "mcp_resource_subscriptions",
+            "MCP resource subscriptions held (one per subscriber and resource URI)",
+            resource_subscriptions.clone(),
+        );
+        for outcome in ["updated", "list_changed", "refused", "dropped"] {
+            let _ = resource_notifications.get_or_create(&OutcomeLabels { outcome: outcome.into() });
+        }
+        registry.register(
+            "mcp_resource_notifications",
+            "MCP resource notifications by outcome (updated and list_changed sent; refused: the caller may not read it; dropped: the client's queue was full or gone)",
+            resource_notifications.clone(),
+        );
         let push_deliveries = Family::<OutcomeLabels, Counter>::default();
         let push_attempts = Family::<OutcomeLabels, Counter>::default();
         registry.register(
@@ -122,7 +142,7 @@ impl Default for Metrics {
         );
         registry.register(
             "tool_calls",
-            "Tool calls by tool, status (success, error, invalid) and protocol (mcp, a2a)",
+            "Tool calls by tool, status (success, error, invalid, not_confirmed, input_required) and protocol (mcp, a2a; mcp-resource and mcp-prompt for the reads behind resources and prompts)",
             tool_calls.clone(),
         );
         registry.register("tool_call_duration_seconds", "Tool call latency", tool_duration.clone());
@@ -147,6 +167,8 @@ impl Default for Metrics {
             cache_ready,
             push_deliveries,
             push_attempts,
+            resource_subscriptions,
+            resource_notifications,
             runtime_tasks,
             registry: Mutex::new(registry),
         }
@@ -161,6 +183,10 @@ impl Metrics {
         if status != "invalid" {
             self.tool_duration.get_or_create(&ToolNameLabels { tool: tool.into() }).observe(seconds);
         }
+    }
+
+    pub fn resource_notification(&self, outcome: &str) {
+        self.resource_notifications.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
     }
 
     pub fn push_delivery(&self, outcome: &str) {

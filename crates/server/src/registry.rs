@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use crate::auth::{self, AuthError, Caller};
 use crate::cache::CacheError;
+use crate::interact::{self, Change};
 use crate::metrics::Metrics;
 use crate::tools::ToolContext;
 
@@ -53,6 +54,12 @@ pub enum ToolError {
         "tool `{tool}` did not answer within {seconds} s (the cluster API may be slow or unreachable); try again, or narrow the question"
     )]
     Timeout { tool: String, seconds: u64 },
+    #[error("{action}: not done, {answer}")]
+    NotConfirmed { action: String, answer: String },
+    /// The change waits for the client's confirmation (2026-07-28: the transport answers the call
+    /// with this question and runs it again with the answer).
+    #[error("waiting for the client to confirm the change")]
+    InputRequired(Box<rmcp::model::ElicitRequestParams>),
 }
 
 impl ToolError {
@@ -74,7 +81,12 @@ impl ToolError {
     }
 
     fn outcome(&self) -> &'static str {
-        if self.is_protocol_error() { "invalid" } else { "error" }
+        match self {
+            Self::NotConfirmed { .. } => "not_confirmed",
+            Self::InputRequired(_) => "input_required",
+            e if e.is_protocol_error() => "invalid",
+            _ => "error",
+        }
     }
 }
 
@@ -96,6 +108,11 @@ type Handler = Box<
     dyn Fn(Arc<ToolContext>, Value) -> Pin<Box<dyn Future<Output = Result<Answer, ToolError>> + Send>> + Send + Sync,
 >;
 
+/// What a tool that changes the cluster is about to do, worked out from its arguments.
+type Describe = Box<
+    dyn Fn(Arc<ToolContext>, Value) -> Pin<Box<dyn Future<Output = Result<Change, ToolError>> + Send>> + Send + Sync,
+>;
+
 pub struct Tool {
     pub name: ToolName,
     pub title: &'static str,
@@ -106,6 +123,8 @@ pub struct Tool {
     /// Answers across the fleet itself (takes no `cluster` argument).
     pub fleet_wide: bool,
     handler: Handler,
+    /// For a tool that changes the cluster: the change the client is asked to confirm first.
+    describe: Option<Describe>,
 }
 
 impl Tool {
@@ -155,7 +174,24 @@ impl Tool {
             hints,
             fleet_wide: false,
             handler,
+            describe: None,
         }
+    }
+
+    /// A tool that changes the cluster: before it runs, the client is asked to confirm the change
+    /// `describe` works out from the same arguments (see [`crate::interact::confirm`]).
+    pub fn confirmed<A, F, Fut>(mut self, describe: F) -> Tool
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(Arc<ToolContext>, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Change, ToolError>> + Send + 'static,
+    {
+        let describe = Arc::new(describe);
+        self.describe = Some(Box::new(move |ctx, args| {
+            let describe = describe.clone();
+            Box::pin(async move { describe(ctx, parse_args(args)?).await })
+        }));
+        self
     }
 
     /// A tool that answers across the fleet itself: the registry neither adds the `cluster`
@@ -229,8 +265,8 @@ fn schema_with<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
     schema
 }
 
-/// Arguments → the tool's input type, with errors that name the offending parameter.
-fn parse_args<A: DeserializeOwned>(args: Value) -> Result<A, ToolError> {
+/// Arguments → the tool's (or prompt's) input type, with errors that name the offending parameter.
+pub fn parse_args<A: DeserializeOwned>(args: Value) -> Result<A, ToolError> {
     let args = if args.is_null() { Value::Object(Map::new()) } else { args };
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
@@ -318,6 +354,11 @@ impl Registry {
         self.tools.iter().filter(|t| self.selection.offers(t.name))
     }
 
+    /// Whether the tool is offered (resources and prompts read through offered tools only).
+    pub fn offers(&self, name: ToolName) -> bool {
+        self.selection.offers(name)
+    }
+
     pub fn find(&self, name: &str) -> Option<&Tool> {
         self.offered().find(|t| t.name.as_str() == name)
     }
@@ -362,6 +403,8 @@ impl Registry {
         let started = Instant::now();
         let _running = Running::start(&self.running);
         let routed = span.clone();
+        let limit = self.timeout;
+        let timed_out = move || ToolError::Timeout { tool: tool.name.as_str().to_string(), seconds: limit.as_secs() };
         let work = async move {
             let mut args = args;
             let ctx = if tool.fleet_wide {
@@ -372,14 +415,17 @@ impl Registry {
                 routed.record("cluster", ctx.cluster.as_str());
                 ctx
             };
-            (tool.handler)(ctx, args).await
+            if let Some(describe) = &tool.describe {
+                let change = tokio::time::timeout(limit, describe(ctx.clone(), args.clone()))
+                    .await
+                    .map_err(|_| timed_out())??;
+                // A person answers this, so it is bounded by the elicitation timeout, not the tool's.
+                interact::confirm(&change).await?;
+            }
+            tokio::time::timeout(limit, (tool.handler)(ctx, args)).await.map_err(|_| timed_out())?
         };
         // Every API read and write the tool makes, and every cache read, is checked for the caller.
-        let work = auth::run_as(caller, work).instrument(span.clone());
-        let result = match tokio::time::timeout(self.timeout, work).await {
-            Ok(r) => r,
-            Err(_) => Err(ToolError::Timeout { tool: tool.name.as_str().to_string(), seconds: self.timeout.as_secs() }),
-        };
+        let result = auth::run_as(caller, work).instrument(span.clone()).await;
         let seconds = started.elapsed().as_secs_f64();
         let outcome = match &result {
             Ok(_) => "success",

@@ -23,9 +23,12 @@ use crate::contexts::ContextInfo;
 use crate::fleet::{self, Fleet, Link, Member, MemberSettings};
 use crate::http::{self, Health, HostPolicy, HttpSettings};
 use crate::limits::LimitSettings;
-use crate::mcp::McpHandler;
+use crate::mcp::{Confirmer, McpHandler, McpShared};
 use crate::metrics::Metrics;
+use crate::prompts::Prompts;
 use crate::registry::{Registry, Selection};
+use crate::resources::Resources;
+use crate::resources::subscriptions::Subscriptions;
 use crate::telemetry::LogFormat;
 use crate::tools::{self, Clock, Limits, ToolContext};
 
@@ -201,6 +204,19 @@ pub struct ServeArgs {
     /// How long a TokenReview or SubjectAccessReview answer is reused, in seconds.
     #[arg(long, default_value_t = 30, env = "GITOPS_AGENT_AUTH_CACHE_SECONDS")]
     pub auth_cache_seconds: u64,
+    /// MCP resource subscriptions: the changes of a subscribed object within this window (from
+    /// its first) are one `notifications/resources/updated`, in milliseconds.
+    #[arg(long, default_value_t = 200, env = "GITOPS_AGENT_RESOURCE_DEBOUNCE_MS")]
+    pub resource_debounce_ms: u64,
+    /// How long reconcile, suspend and resume wait for the user to confirm through elicitation
+    /// (2025 MCP sessions whose client can be asked); unanswered, nothing is changed.
+    #[arg(long, default_value_t = 300, env = "GITOPS_AGENT_CONFIRM_TIMEOUT_SECONDS")]
+    pub confirm_timeout_seconds: u64,
+    /// Secret (at least 32 bytes) that seals the state of a confirmation asked of a 2026-07-28
+    /// MCP client; give every replica the same one so any replica accepts the answer. Default: a
+    /// random key per process.
+    #[arg(long, env = "GITOPS_AGENT_REQUEST_STATE_KEY", hide_env_values = true)]
+    pub request_state_key: Option<String>,
     /// Measure ages from this instant instead of now (reproducible answers in tests and demos).
     #[arg(long, hide = true, env = "GITOPS_AGENT_FIXED_NOW")]
     pub fixed_now: Option<jiff::Timestamp>,
@@ -229,6 +245,8 @@ pub enum ServeError {
     TaskStore(String),
     #[error("A2A push notifications: {0}")]
     Push(#[from] crate::a2a::push::PushError),
+    #[error(transparent)]
+    Confirm(#[from] crate::mcp::ConfirmError),
     #[error(
         "refusing to serve without authentication on {0}: anyone who reaches it would act with the agent's permissions. Use --auth=kubernetes, bind to 127.0.0.1, or pass --allow-unauthenticated"
     )]
@@ -252,6 +270,10 @@ pub struct Agent {
     pub ctx: Arc<ToolContext>,
     pub fleet: Arc<Fleet>,
     pub metrics: Arc<Metrics>,
+    pub resources: Arc<Resources>,
+    pub prompts: Arc<Prompts>,
+    confirm_timeout: Duration,
+    request_state_key: Option<String>,
     dir_sync: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -270,6 +292,8 @@ impl Agent {
                 .map_err(|e| ServeError::Namespace(ns.clone(), e.to_string()))?;
         }
         let metrics = Arc::new(Metrics::default());
+        let (subscriptions, changes) =
+            Subscriptions::start(Duration::from_millis(args.resource_debounce_ms), metrics.clone());
         let cluster = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let contexts = Arc::new(cluster.contexts.clone());
         let local_info = contexts.current_info().cloned().unwrap_or_else(|| ContextInfo::named("in-cluster"));
@@ -288,10 +312,12 @@ impl Agent {
             max_objects: args.max_objects_per_cluster,
             auth: checks.then(|| (args.auth_audiences.clone(), auth_ttl)),
             timeout: Duration::from_secs(args.cluster_timeout_seconds.max(1)),
+            changes: changes.clone(),
         };
         let cache = Arc::new(
             Cache::new(own.clone(), args.watch_namespaces.clone(), health, settings.stale_after)
-                .with_budget(args.max_objects_per_cluster),
+                .with_budget(args.max_objects_per_cluster)
+                .with_changes(&local_name, changes),
         );
         let mut members = Vec::new();
         if args.local_cluster {
@@ -329,11 +355,35 @@ impl Agent {
             limits: Limits::default(),
             access,
         });
-        Ok(Agent { registry, ctx, fleet, metrics, dir_sync })
+        let resources = Arc::new(Resources::new(registry.clone(), ctx.clone(), subscriptions));
+        let prompts = Arc::new(Prompts::new(registry.clone(), resources.clone(), ctx.clone()));
+        // Checked now, so a bad key stops the agent at start and not at the first confirmation.
+        Confirmer::new(args.request_state_key.as_deref().map(str::as_bytes), Duration::ZERO)?;
+        Ok(Agent {
+            registry,
+            ctx,
+            fleet,
+            metrics,
+            resources,
+            prompts,
+            confirm_timeout: Duration::from_secs(args.confirm_timeout_seconds.max(1)),
+            request_state_key: args.request_state_key.clone(),
+            dir_sync,
+        })
     }
 
-    pub fn mcp_handler(&self) -> McpHandler {
-        McpHandler::new(self.registry.clone(), self.ctx.clone())
+    /// The MCP handler; `shutdown` ends its open subscription streams.
+    pub fn mcp_handler(&self, shutdown: CancellationToken) -> Result<McpHandler, ServeError> {
+        let confirmer = Confirmer::new(self.request_state_key.as_deref().map(str::as_bytes), self.confirm_timeout)?;
+        Ok(McpHandler::new(McpShared {
+            registry: self.registry.clone(),
+            ctx: self.ctx.clone(),
+            resources: self.resources.clone(),
+            prompts: self.prompts.clone(),
+            confirmer,
+            metrics: self.metrics.clone(),
+            shutdown,
+        }))
     }
 }
 
@@ -456,7 +506,13 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     // Cancelling this ends MCP sessions and cancels their handlers: done only once calls in flight
     // are over (or the grace period is), so SIGTERM lets them finish.
     let sessions_stop = CancellationToken::new();
-    let app = http::router(agent.mcp_handler(), a2a.clone(), health.clone(), settings, sessions_stop.clone());
+    let app = http::router(
+        agent.mcp_handler(shutdown.clone())?,
+        a2a.clone(),
+        health.clone(),
+        settings,
+        sessions_stop.clone(),
+    );
     let metrics_listener = if args.metrics_port != 0 && !same_port {
         Some(bind(&format!("{}:{}", args.bind_address, args.metrics_port)).await?)
     } else {
@@ -526,7 +582,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         Transport::Stdio => {
             let agent = Agent::new(&args).await?;
             let service = agent
-                .mcp_handler()
+                .mcp_handler(CancellationToken::new())?
                 .serve(rmcp::transport::stdio())
                 .await
                 .map_err(|e| ServeError::Stdio(e.to_string()))?;

@@ -21,6 +21,8 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::watcher::Event;
 
+use crate::resources::changes::{ObjectChanges, fingerprint};
+
 /// Namespace ("" for cluster-scoped objects) and name.
 type Key = (String, String);
 
@@ -65,15 +67,24 @@ pub struct Writer {
     /// Counts lists; entries a list returned carry its number.
     generation: u64,
     listing: bool,
+    /// Where changes a resource subscriber would see go (Flux kinds only).
+    changes: Option<ObjectChanges>,
 }
 
 impl Writer {
+    /// A writer that reports the changes of its objects (see [`crate::resources::changes`]).
+    pub fn with_changes(changes: ObjectChanges) -> Self {
+        Self { changes: Some(changes), ..Self::default() }
+    }
+
     pub fn reader(&self) -> Objects {
         self.objects.clone()
     }
 
     pub fn apply(&mut self, event: Event<DynamicObject>) {
         let Ok(mut objects) = self.objects.0.write() else { return };
+        // The changes to report, when someone listens.
+        let report = self.changes.as_ref().filter(|c| c.active());
         match event {
             Event::Init => {
                 self.generation += 1;
@@ -87,22 +98,44 @@ impl Writer {
                         if held.object.resource_version().is_none()
                             || held.object.resource_version() != object.resource_version()
                         {
+                            if let Some(changes) = report
+                                && fingerprint(&held.object) != fingerprint(&object)
+                            {
+                                changes.updated(&key.0, &key.1);
+                            }
                             held.object = Arc::new(object);
                         }
                         held.listed_in = held.listed_in.max(listed_in);
                     }
                     None => {
+                        // The first list fills the cache: nothing in it is news.
+                        if let Some(changes) = report
+                            && !(self.listing && self.generation == 1)
+                        {
+                            changes.created_or_deleted(&key.0, &key.1);
+                        }
                         objects.insert(key, Entry { object: Arc::new(object), listed_in });
                     }
                 }
             }
             Event::Delete(object) => {
-                objects.remove(&key(&object));
+                let key = key(&object);
+                if objects.remove(&key).is_some()
+                    && let Some(changes) = report
+                {
+                    changes.created_or_deleted(&key.0, &key.1);
+                }
             }
             Event::InitDone => {
                 if self.listing {
                     let generation = self.generation;
-                    objects.retain(|_, e| e.listed_in == generation);
+                    objects.retain(|(namespace, name), e| {
+                        let keep = e.listed_in == generation;
+                        if let (false, Some(changes)) = (keep, report) {
+                            changes.created_or_deleted(namespace, name);
+                        }
+                        keep
+                    });
                     objects.shrink_to_fit();
                     self.listing = false;
                 }
@@ -199,5 +232,48 @@ mod tests {
         writer.apply(Event::InitApply(at("8", "r2")));
         writer.apply(Event::InitDone);
         assert_eq!(revision(&objects, "a", "one").as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn what_a_subscriber_sees_news_of_and_what_not() {
+        use std::sync::atomic::AtomicBool;
+
+        use crate::resources::changes::{Change, ChangeSink};
+
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = ChangeSink::new(tx, Arc::new(AtomicBool::new(true)));
+        let mut writer = Writer::with_changes(sink.for_kind("local", crate::kinds::KUSTOMIZATION));
+        let at = |name: &str, revision: &str, rv: &str| {
+            let mut o = object("a", name, revision);
+            o.metadata.resource_version = Some(rv.into());
+            o
+        };
+        let mut news = || std::iter::from_fn(|| rx.try_recv().ok()).collect::<Vec<Change>>();
+        let one = "flux://local/kustomization/a/one".to_string();
+        let summary = "flux://local/summary".to_string();
+        // The first list fills the cache: no news.
+        for e in [Event::Init, Event::InitApply(at("one", "r1", "1")), Event::InitDone] {
+            writer.apply(e);
+        }
+        assert_eq!(news(), vec![]);
+        // A write that moves no revision or condition (a new resourceVersion only): no news.
+        writer.apply(Event::Apply(at("one", "r1", "2")));
+        assert_eq!(news(), vec![]);
+        // A new revision: the object and its cluster's summary.
+        writer.apply(Event::Apply(at("one", "r2", "3")));
+        assert_eq!(news(), vec![Change::Updated(one.clone()), Change::Updated(summary.clone())]);
+        // A relist that finds the same objects (a resync): no news.
+        for e in [Event::Init, Event::InitApply(at("one", "r2", "3")), Event::InitDone] {
+            writer.apply(e);
+        }
+        assert_eq!(news(), vec![]);
+        // A new object, and one a relist no longer holds: each is news and changes the list.
+        writer.apply(Event::Apply(at("two", "r1", "4")));
+        let two = "flux://local/kustomization/a/two".to_string();
+        assert_eq!(news(), vec![Change::Updated(two.clone()), Change::Updated(summary.clone()), Change::ListChanged]);
+        for e in [Event::Init, Event::InitApply(at("two", "r1", "4")), Event::InitDone] {
+            writer.apply(e);
+        }
+        assert_eq!(news(), vec![Change::Updated(one), Change::Updated(summary), Change::ListChanged]);
     }
 }

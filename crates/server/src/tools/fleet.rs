@@ -13,6 +13,7 @@ use super::flux::{HealthObjects, health_objects};
 use super::{FluxItem, Summary, ToolContext, flux_item};
 use crate::cache::CacheError;
 use crate::fleet::Reach;
+use crate::interact::{self, Level};
 use crate::markdown::{self, Table};
 use crate::object::{self, State};
 use crate::registry::{Hints, Tool, ToolError};
@@ -116,7 +117,11 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
     let limit = crate::validate::within("limit", args.limit, 1, ctx.limits.max_page)?;
     let timeout = ctx.fleet.timeout();
     let ns = args.namespace.as_deref();
-    let asks = ctx.fleet.members().into_iter().map(|member| {
+    let members = ctx.fleet.members();
+    let count = members.len() as f64;
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    let answered = &answered;
+    let asks = members.into_iter().map(|member| {
         let ctx = ctx.clone();
         async move {
             let started = Instant::now();
@@ -141,6 +146,11 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
                     },
                 },
             };
+            let done = answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if let Err((_, why)) = &answer {
+                interact::log(Level::Warning, "fleet_health_summary", &format!("cluster {name}: {why}")).await;
+            }
+            interact::progress(done as f64, Some(count), &format!("cluster {name} answered")).await;
             (name, answer, started.elapsed().as_millis() as u64)
         }
     });

@@ -14,6 +14,7 @@ use super::{
     FluxItem, Page, Refusals, StatusFilter, Summary, ToolContext, default_limit, flux_item, not_installed_note,
     page_note, paginate, refused_note, scope_phrase,
 };
+use crate::interact;
 use crate::kinds::{self, Kind};
 use crate::markdown::{self, Table};
 use crate::object::{self, Condition, State};
@@ -236,11 +237,15 @@ async fn list_of<T>(
 ) -> Result<(Summary, Vec<T>, Page), ToolError> {
     ctx.check_namespace("namespace", args.namespace.as_deref())?;
     let objs = unsorted(ctx, kind, args.namespace.as_deref()).await?;
+    interact::progress(1.0, Some(3.0), &format!("read {} {kind} objects", objs.len())).await;
     let mut ranked = rank(&objs);
     let summary = Summary::of(ranked.iter().map(|r| &r.0));
     ranked.retain(|r| args.status_filter.matches(r.0));
+    interact::progress(2.0, Some(3.0), &format!("{} match the filter", ranked.len())).await;
     let (page, info) = rank_page(ctx, ranked, args.offset, args.limit)?;
-    Ok((summary, page.into_iter().map(|r| row(r.2)).collect(), info))
+    let rows = page.into_iter().map(|r| row(r.2)).collect();
+    interact::progress(3.0, Some(3.0), "page ready").await;
+    Ok((summary, rows, info))
 }
 
 fn list_heading(ctx: &ToolContext, plural: &str, args: &ListArgs, summary: &Summary, page: &Page) -> String {

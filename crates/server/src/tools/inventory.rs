@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::flux::one;
 use super::{Page, ToolContext, default_limit, flux_item, page_note, paginate};
+use crate::interact::{self, Level};
 use crate::kinds::{self, Kind};
 use crate::markdown::{self, Table};
 use crate::object::{self, State};
@@ -40,7 +41,13 @@ fn live_resource(group: &str, kind: &str) -> Option<(ApiResource, bool)> {
     })
 }
 
-fn live_by_kind(kind: &str) -> Option<(ApiResource, bool)> {
+/// The built-in kinds trace_object reads live (besides the Flux kinds).
+pub fn live_kinds() -> impl Iterator<Item = &'static str> {
+    LIVE.iter().map(|l| l.2)
+}
+
+/// A built-in kind trace_object reads live, by its name (any case): its resource and whether it is namespaced.
+pub fn live_by_kind(kind: &str) -> Option<(ApiResource, bool)> {
     LIVE.iter().find(|(_, _, k, _, _)| k.eq_ignore_ascii_case(kind)).and_then(|(g, _, k, _, _)| live_resource(g, k))
 }
 
@@ -440,6 +447,12 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
             break;
         }
         let Ok(Some(manager)) = ctx.get(kind, &mns, &mname).await else {
+            interact::log(
+                Level::Warning,
+                "trace_object",
+                &format!("{} {mns}/{mname} manages it but cannot be read (missing, or not allowed)", kind.kind),
+            )
+            .await;
             chain.push(TraceStep {
                 kind: kind.kind.into(),
                 namespace: mns,
@@ -455,6 +468,7 @@ async fn trace_object(ctx: Arc<ToolContext>, args: TraceArgs) -> Result<(String,
         };
         let src = source_object(&ctx, &manager).await;
         chain.push(step(&manager, src.as_deref()));
+        interact::progress(chain.len() as f64, None, &format!("managed by {} {mns}/{mname}", kind.kind)).await;
         current = manager;
     }
     let traced_kind = obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_else(|| args.kind.clone());

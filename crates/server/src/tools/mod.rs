@@ -10,6 +10,8 @@ mod inventory;
 mod mutate;
 mod policy;
 
+pub use inventory::{live_by_kind, live_kinds};
+
 use std::sync::Arc;
 
 use jiff::Timestamp;

@@ -9,8 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::ToolContext;
 use super::flux::one;
+use super::{ToolContext, flux_item};
+use crate::interact::Change;
+use crate::kinds::Kind;
 use crate::registry::{Hints, Tool, ToolError};
 use crate::validate;
 
@@ -57,29 +59,71 @@ pub fn tools() -> Vec<Tool> {
             "Ask Flux to reconcile a Kustomization, HelmRelease or source now, by setting the reconcile.fluxcd.io/requestedAt annotation (what `flux reconcile` does).",
             reconcile,
             |ctx, args| act(ctx, args, Action::Reconcile),
-        ),
+        )
+        .confirmed(|ctx, args| describe(ctx, args, Action::Reconcile)),
         Tool::new(
             ToolName::Suspend,
             "Suspend a Flux object",
             "Suspend reconciliation of a Kustomization, HelmRelease or source (spec.suspend: true), as `flux suspend` does.",
             toggle,
             |ctx, args| act(ctx, args, Action::Suspend),
-        ),
+        )
+        .confirmed(|ctx, args| describe(ctx, args, Action::Suspend)),
         Tool::new(
             ToolName::Resume,
             "Resume a Flux object",
             "Resume reconciliation of a suspended Kustomization, HelmRelease or source (spec.suspend: false) and request a reconciliation, as `flux resume` does.",
             toggle,
             |ctx, args| act(ctx, args, Action::Resume),
-        ),
+        )
+        .confirmed(|ctx, args| describe(ctx, args, Action::Resume)),
     ]
 }
 
-async fn act(ctx: Arc<ToolContext>, args: TargetArgs, action: Action) -> Result<(String, Changed), ToolError> {
+/// The object a change is for: its kind, checked arguments, and that it exists (and the caller
+/// may read it).
+async fn target(ctx: &ToolContext, args: &TargetArgs) -> Result<(Kind, Arc<DynamicObject>), ToolError> {
     let kind = super::flux_kind("kind", &args.kind)?;
     validate::name("name", &args.name)?;
     ctx.check_namespace("namespace", Some(&args.namespace))?;
-    one(&ctx, kind, &args.namespace, &args.name).await?;
+    Ok((kind, one(ctx, kind, &args.namespace, &args.name).await?))
+}
+
+/// The change as the client is asked to confirm it: the object, where, what it is now and what
+/// the change does.
+async fn describe(ctx: Arc<ToolContext>, args: TargetArgs, action: Action) -> Result<Change, ToolError> {
+    let (kind, obj) = target(&ctx, &args).await?;
+    let item = flux_item(&obj);
+    let verb = match action {
+        Action::Reconcile => "Reconcile",
+        Action::Suspend => "Suspend",
+        Action::Resume => "Resume",
+    };
+    let now = if item.reason.is_empty() {
+        format!("It is {} now", item.state.as_str())
+    } else {
+        format!("It is {} now ({})", item.state.as_str(), item.reason)
+    };
+    let applied = item.revision.as_deref().map(|r| format!(", at revision {r}")).unwrap_or_default();
+    let effect = match action {
+        Action::Reconcile => format!(
+            "Sets the {REQUESTED_AT} annotation, so Flux reconciles it at once: it applies the current revision of its source and corrects drift. {now}{applied}."
+        ),
+        Action::Suspend => format!(
+            "Sets spec.suspend: true, so Flux stops reconciling it: new revisions are not applied and drift is not corrected until it is resumed. {now}{applied}."
+        ),
+        Action::Resume => format!(
+            "Sets spec.suspend: false and requests a reconciliation, so Flux applies the current revision of its source at once. {now}{applied}."
+        ),
+    };
+    Ok(Change {
+        action: format!("{verb} {} `{}/{}` on cluster `{}`", kind.kind, args.namespace, args.name, ctx.cluster),
+        effect,
+    })
+}
+
+async fn act(ctx: Arc<ToolContext>, args: TargetArgs, action: Action) -> Result<(String, Changed), ToolError> {
+    let (kind, _) = target(&ctx, &args).await?;
     let resource = ctx.cache.resource(kind)?;
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client(), &args.namespace, &resource);
     let now = ctx.now().to_string();
