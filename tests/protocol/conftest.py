@@ -112,9 +112,9 @@ class Servers:
 
 
 @contextmanager
-def _stack(workdir: Path, apiserver_args: list[str], agent_args: list[str]) -> Iterator[Servers]:
+def _stack(workdir: Path, apiserver_args: list[str], agent_args: list[str], metrics: bool = False) -> Iterator[Servers]:
     """The embedded API server with examples/fixtures (plus `apiserver_args`), then the agent
-    against it (plus `agent_args`); both stopped on exit."""
+    against it (plus `agent_args`, and /metrics on its port if `metrics`); both stopped on exit."""
     agent_bin = binary("GITOPS_AGENT_BIN", "target/debug/gitops-agent")
     apiserver_bin = binary("FAKE_APISERVER_BIN", "target/debug/fake-apiserver")
     kubeconfig = workdir / "kubeconfig"
@@ -148,7 +148,8 @@ def _stack(workdir: Path, apiserver_args: list[str], agent_args: list[str]) -> I
                         "--kubeconfig", str(kubeconfig),
                         "--bind-address", "127.0.0.1",
                         "--port", str(port),
-                        "--metrics-port", "0",
+                        # /metrics on the MCP port itself when asked for, else off.
+                        "--metrics-port", str(port if metrics else 0),
                         "--fixed-now", FIXED_NOW,
                         "--log-format", "text",
                         *agent_args,
@@ -199,7 +200,9 @@ class RbacServers:
     tokens: dict[str, str]
 
 
-def admin_request(kubeconfig: Path, method: str, path: str, body: dict) -> dict:
+def admin_request(
+    kubeconfig: Path, method: str, path: str, body: dict | None, content_type: str = "application/json"
+) -> dict:
     """A request to the fake API server as its admin (the kubeconfig's token); the answer's JSON."""
     endpoint = _kubeconfig_endpoint(kubeconfig)
     admin = re.search(r"^\s*token:\s*(\S+)\s*$", kubeconfig.read_text(), re.MULTILINE)
@@ -207,8 +210,8 @@ def admin_request(kubeconfig: Path, method: str, path: str, body: dict) -> dict:
     url, context = endpoint
     request = urllib.request.Request(
         f"{url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {admin.group(1)}", "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {admin.group(1)}", "Content-Type": content_type},
         method=method,
     )
     with urllib.request.urlopen(request, timeout=10, context=context) as response:
@@ -230,5 +233,44 @@ def rbac_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RbacServe
         ["--rbac", "--apply", rbac],
         ["--auth=kubernetes", "--read-only=false", "--a2a-push-allow-hosts=127.0.0.1"],
     ) as stack:
-        tokens = {name: _service_account_token(stack.kubeconfig, "callers", name) for name in ("viewer", "editor")}
+        tokens = {
+            name: _service_account_token(stack.kubeconfig, "callers", name) for name in ("viewer", "editor", "limited")
+        }
         yield RbacServers(servers=stack, tokens=tokens)
+
+
+# A cluster of the fleet that never answers (a closed port), for what an agent says about one.
+DEAD_CLUSTER_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+  - name: dead
+    cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+  - name: dead
+    user: {token: not-a-real-token}
+contexts:
+  - name: dead
+    context: {cluster: dead, user: dead}
+current-context: dead
+"""
+
+
+@dataclass
+class WritableServers:
+    """A stack whose agent may change Flux objects (`--read-only=false`, no caller checks), looks
+    for CRDs every second, serves /metrics on its MCP port, and has a second cluster in its fleet,
+    `dead`, that never answers. `agent_args` start the same agent over stdio."""
+
+    servers: Servers
+    agent_args: list[str]
+
+
+@pytest.fixture(scope="session")
+def writable_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WritableServers]:
+    workdir = tmp_path_factory.mktemp("protocol-writable")
+    clusters = workdir / "clusters"
+    clusters.mkdir()
+    (clusters / "dead").write_text(DEAD_CLUSTER_KUBECONFIG)
+    common = ["--read-only=false", "--discovery-seconds", "1", "--clusters-dir", str(clusters), "--cluster-timeout-seconds", "2"]
+    with _stack(workdir, [], common, metrics=True) as stack:
+        yield WritableServers(servers=stack, agent_args=common)

@@ -16,7 +16,7 @@
 #![allow(deprecated)]
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::LoggingLevel;
@@ -43,8 +43,9 @@ pub struct Interaction {
 
 struct Progress {
     token: ProgressToken,
-    /// The last value sent: progress must increase with every notification.
-    last: Mutex<f64>,
+    /// The last value sent (progress must increase with every notification) and the steps
+    /// [`advance`] counted; held while one is sent, so concurrent steps go out in order.
+    sent: tokio::sync::Mutex<(f64, u64)>,
 }
 
 /// How a change is confirmed with the client.
@@ -55,8 +56,29 @@ pub enum Confirm {
     /// Ask now over the session (2025 protocol) and wait at most this long for the answer.
     Ask(Duration),
     /// 2026-07-28: `None` asks by answering the call with an `InputRequiredResult`; `Some` is
-    /// the answer the client's retry carries (whether the user accepted).
-    Answered(Option<bool>),
+    /// the answer the client's retry carries.
+    Answered(Option<Answer>),
+}
+
+/// What the user answered a confirmation with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub action: ElicitationAction,
+    pub content: Option<Value>,
+}
+
+impl Answer {
+    /// Whether it lets the change go ahead; if not, why not, in words for the caller.
+    fn verdict(&self) -> Result<(), &'static str> {
+        if accepted(&self.action, self.content.as_ref()) {
+            return Ok(());
+        }
+        Err(match self.action {
+            ElicitationAction::Decline => "the user declined it",
+            ElicitationAction::Cancel => "the user dismissed the question",
+            _ => "the user did not confirm it",
+        })
+    }
 }
 
 impl Interaction {
@@ -66,7 +88,7 @@ impl Interaction {
         progress: Option<ProgressToken>,
         confirm: Confirm,
     ) -> Self {
-        let progress = progress.map(|token| Progress { token, last: Mutex::new(f64::MIN) });
+        let progress = progress.map(|token| Progress { token, sent: tokio::sync::Mutex::new((f64::MIN, 0)) });
         Self { peer, log_level, progress, confirm }
     }
 
@@ -136,16 +158,25 @@ pub async fn log(level: Level, logger: &str, message: &str) {
 /// token. Values that do not exceed the last one sent are dropped: progress only increases. It
 /// also yields, so a call the client cancelled stops here rather than at its end.
 pub async fn progress(done: f64, total: Option<f64>, message: &str) {
+    send_progress(|_| done, total, message).await;
+}
+
+/// One more step of `total` done (for steps that finish in any order, such as clusters answering).
+pub async fn advance(total: Option<f64>, message: &str) {
+    send_progress(|steps| steps as f64, total, message).await;
+}
+
+async fn send_progress(value: impl FnOnce(u64) -> f64, total: Option<f64>, message: &str) {
     let Some(i) = current() else { return };
     tokio::task::yield_now().await;
     let Some(p) = &i.progress else { return };
-    {
-        let Ok(mut last) = p.last.lock() else { return };
-        if done <= *last {
-            return;
-        }
-        *last = done;
+    let mut sent = p.sent.lock().await;
+    sent.1 += 1;
+    let done = value(sent.1);
+    if done <= sent.0 {
+        return;
     }
+    sent.0 = done;
     let mut param = ProgressNotificationParam::new(p.token.clone(), done);
     param.total = total;
     if !message.is_empty() {
@@ -198,17 +229,11 @@ pub async fn confirm(change: &Change) -> Result<(), ToolError> {
     let refused = |answer: &str| ToolError::NotConfirmed { action: change.action.clone(), answer: answer.to_string() };
     match &i.confirm {
         Confirm::Skip => Ok(()),
-        Confirm::Answered(Some(true)) => Ok(()),
-        Confirm::Answered(Some(false)) => Err(refused("the user did not confirm it")),
+        Confirm::Answered(Some(answer)) => answer.verdict().map_err(refused),
         Confirm::Answered(None) => Err(ToolError::InputRequired(Box::new(confirmation_request(change)))),
         Confirm::Ask(timeout) => {
             match i.peer.create_elicitation_with_timeout(confirmation_request(change), Some(*timeout)).await {
-                Ok(answer) if accepted(&answer.action, answer.content.as_ref()) => Ok(()),
-                Ok(answer) => Err(refused(match answer.action {
-                    ElicitationAction::Decline => "the user declined it",
-                    ElicitationAction::Cancel => "the user dismissed the question",
-                    _ => "the user did not confirm it",
-                })),
+                Ok(answer) => Answer { action: answer.action, content: answer.content }.verdict().map_err(refused),
                 Err(e) => {
                     tracing::info!(error = %e, "no confirmation from the client");
                     Err(refused(&format!("the client gave no answer ({e})")))

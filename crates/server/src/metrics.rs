@@ -142,7 +142,7 @@ impl Default for Metrics {
         );
         registry.register(
             "tool_calls",
-            "Tool calls by tool, status (success, error, invalid, not_confirmed, input_required) and protocol (mcp, a2a; mcp-resource and mcp-prompt for the reads behind resources and prompts)",
+            "Tool calls by tool, status (success, error, invalid, not_confirmed, input_required, cancelled) and protocol (mcp, a2a; mcp-resource and mcp-prompt for the reads behind resources and prompts)",
             tool_calls.clone(),
         );
         registry.register("tool_call_duration_seconds", "Tool call latency", tool_duration.clone());

@@ -74,10 +74,15 @@ impl ToolError {
         matches!(self, Self::Cache(CacheError::NotInstalled(_)))
     }
 
-    /// The caller's RBAC refuses the read: tools covering several kinds in one namespace skip
-    /// the kind and say so (see [`crate::tools::Refusals`]).
+    /// The caller's RBAC refuses the read, checked by the agent or answered 403 by the API server:
+    /// tools covering several kinds in one namespace skip the kind and say so (see
+    /// [`crate::tools::Refusals`]).
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Self::Auth(AuthError::Forbidden { .. }))
+        match self {
+            Self::Auth(AuthError::Forbidden { .. }) => true,
+            Self::Api(kube::Error::Api(status)) => status.code == 403,
+            _ => false,
+        }
     }
 
     fn outcome(&self) -> &'static str {
@@ -315,19 +320,27 @@ pub struct Registry {
     running: Arc<AtomicUsize>,
 }
 
-/// Counts a call as running until dropped (also when the call is abandoned).
-struct Running(Arc<AtomicUsize>);
-
-impl Running {
-    fn start(count: &Arc<AtomicUsize>) -> Running {
-        count.fetch_add(1, Ordering::SeqCst);
-        Running(count.clone())
-    }
+/// Counts a call as running until dropped (also when the call is abandoned). A call dropped
+/// before it ended was cancelled by its client (or the client went away): it is counted so.
+struct Running<'a> {
+    count: Arc<AtomicUsize>,
+    metrics: &'a Metrics,
+    tool: &'static str,
+    protocol: &'static str,
+    started: Instant,
+    span: tracing::Span,
+    ended: bool,
 }
 
-impl Drop for Running {
+impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        if !self.ended {
+            let seconds = self.started.elapsed().as_secs_f64();
+            self.span.record("outcome", "cancelled");
+            self.span.in_scope(|| tracing::info!(duration_ms = seconds * 1000.0, "tool call cancelled"));
+            self.metrics.tool_call(self.tool, self.protocol, "cancelled", seconds);
+        }
     }
 }
 
@@ -401,7 +414,16 @@ impl Registry {
             outcome = tracing::field::Empty
         );
         let started = Instant::now();
-        let _running = Running::start(&self.running);
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let mut running = Running {
+            count: self.running.clone(),
+            metrics: &self.metrics,
+            tool: tool.name.as_str(),
+            protocol,
+            started,
+            span: span.clone(),
+            ended: false,
+        };
         let routed = span.clone();
         let limit = self.timeout;
         let timed_out = move || ToolError::Timeout { tool: tool.name.as_str().to_string(), seconds: limit.as_secs() };
@@ -437,6 +459,7 @@ impl Registry {
             Err(e) => tracing::info!(duration_ms = seconds * 1000.0, error = %e, "tool call failed"),
         });
         self.metrics.tool_call(tool.name.as_str(), protocol, outcome, seconds);
+        running.ended = true;
         result
     }
 }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::interact::{self, Confirm};
+use crate::interact::{Answer, Confirm};
 
 /// The key of the confirmation among a call's input requests and responses.
 pub const INPUT_KEY: &str = "confirm";
@@ -97,7 +97,7 @@ impl Confirmer {
                 Some(json!({"field": format!("inputResponses.{INPUT_KEY}")})),
             )
         })?;
-        Ok(Confirm::Answered(Some(interact::accepted(&answer.action, answer.content.as_ref()))))
+        Ok(Confirm::Answered(Some(Answer { action: answer.action, content: answer.content })))
     }
 
     /// The answer that asks the client to confirm: the question, and the state to send back.
@@ -147,6 +147,7 @@ fn canonical(value: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interact;
 
     fn call(args: Value) -> CallToolRequestParams {
         let Value::Object(map) = args else { panic!("an object") };

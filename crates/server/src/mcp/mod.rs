@@ -25,7 +25,7 @@ use rmcp::model::{
     SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool as McpTool, ToolAnnotations,
     UnsubscribeRequestParams,
 };
-use rmcp::service::{RequestContext, SubscriptionContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -100,6 +100,15 @@ impl McpHandler {
             return Err(ErrorData::internal_error("the caller of this request is unknown; refusing to run it", None));
         }
         Ok(caller)
+    }
+
+    /// A session's subscriber: `list_changed` from the start, URIs as it subscribes.
+    fn session_subscription(&self, peer: rmcp::Peer<RoleServer>, caller: Option<Caller>) -> Subscription {
+        let shared = &self.shared;
+        let (subscriber, notices) = shared.resources.subscriptions.subscribe(true);
+        let outlet = notify::Outlet::Session(peer);
+        let delivery = notify::spawn(outlet, notices, shared.resources.clone(), caller.clone(), shared.metrics.clone());
+        Subscription { subscriber, delivery, caller }
     }
 
     /// What the request's work may send the client: log messages at the level it asked for
@@ -293,6 +302,15 @@ impl ServerHandler for McpHandler {
         .into())
     }
 
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        // A 2025 session hears `notifications/resources/list_changed` from the start, and its
+        // `resources/subscribe` calls add to the same subscriber.
+        match self.caller(&context.extensions) {
+            Ok(caller) => self.session.subscribe_with(|| self.session_subscription(context.peer.clone(), caller)),
+            Err(e) => tracing::warn!(error = %e.message, "session without a caller: no resource notifications"),
+        }
+    }
+
     async fn subscribe(
         &self,
         request: SubscribeRequestParams,
@@ -305,18 +323,20 @@ impl ServerHandler for McpHandler {
             .check_access(&uri, caller.as_ref())
             .await
             .map_err(|e| resource_error(e, Some(&request.uri)))?;
-        let shared = self.shared.clone();
-        let peer = context.peer.clone();
-        self.session.with_subscription(
-            || {
-                let (subscriber, notices) = shared.resources.subscriptions.subscribe(true);
-                let outlet = notify::Outlet::Session(peer);
-                let delivery = notify::spawn(outlet, notices, shared.resources.clone(), caller, shared.metrics.clone());
-                Subscription { subscriber, delivery }
-            },
-            |s| s.subscriber.add(&uri),
-        );
-        Ok(())
+        // Clients that skip `notifications/initialized` subscribe all the same.
+        self.session.subscribe_with(|| self.session_subscription(context.peer.clone(), caller.clone()));
+        let added = self.session.subscription(|s| {
+            // Notifications are checked against the session's caller: another may not add to them.
+            if s.caller != caller {
+                return false;
+            }
+            s.subscriber.add(&uri);
+            true
+        });
+        match added {
+            Some(true) => Ok(()),
+            _ => Err(ErrorData::invalid_request("this session belongs to another caller; open a session of your own", None)),
+        }
     }
 
     async fn unsubscribe(
@@ -352,10 +372,8 @@ impl ServerHandler for McpHandler {
             }
         }
         let outlet = notify::Outlet::Stream(context.sink().clone());
-        let subscription = Subscription {
-            subscriber,
-            delivery: notify::spawn(outlet, notices, shared.resources.clone(), caller, shared.metrics.clone()),
-        };
+        let delivery = notify::spawn(outlet, notices, shared.resources.clone(), caller.clone(), shared.metrics.clone());
+        let subscription = Subscription { subscriber, delivery, caller };
         tokio::select! {
             () = context.cancelled() => {}
             () = shared.shutdown.cancelled() => {}

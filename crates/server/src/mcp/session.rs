@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use rmcp::model::LoggingLevel;
 use tokio::task::JoinHandle;
 
+use crate::auth::Caller;
 use crate::resources::subscriptions::Subscriber;
 
 #[derive(Default)]
@@ -19,10 +20,12 @@ pub struct Session {
     subscription: Mutex<Option<Subscription>>,
 }
 
-/// The session's subscriber and the task that sends its notifications.
+/// The session's subscriber, the task that sends its notifications, and the caller they are
+/// checked for.
 pub struct Subscription {
     pub subscriber: Subscriber,
     pub delivery: JoinHandle<()>,
+    pub caller: Option<Caller>,
 }
 
 impl Drop for Subscription {
@@ -40,10 +43,12 @@ impl Session {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
     }
 
-    /// Runs `f` on the session's subscription, made by `start` on first use.
-    pub fn with_subscription<T>(&self, start: impl FnOnce() -> Subscription, f: impl FnOnce(&Subscription) -> T) -> T {
+    /// The session's subscription, made by `start` unless it has one.
+    pub fn subscribe_with(&self, start: impl FnOnce() -> Subscription) {
         let mut held = self.subscription.lock().unwrap_or_else(|e| e.into_inner());
-        f(held.get_or_insert_with(start))
+        if held.is_none() {
+            *held = Some(start());
+        }
     }
 
     /// Runs `f` on the session's subscription, if it has one.

@@ -119,8 +119,6 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
     let ns = args.namespace.as_deref();
     let members = ctx.fleet.members();
     let count = members.len() as f64;
-    let answered = std::sync::atomic::AtomicUsize::new(0);
-    let answered = &answered;
     let asks = members.into_iter().map(|member| {
         let ctx = ctx.clone();
         async move {
@@ -146,11 +144,10 @@ async fn fleet_health_summary(ctx: Arc<ToolContext>, args: FleetArgs) -> Result<
                     },
                 },
             };
-            let done = answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if let Err((_, why)) = &answer {
                 interact::log(Level::Warning, "fleet_health_summary", &format!("cluster {name}: {why}")).await;
             }
-            interact::progress(done as f64, Some(count), &format!("cluster {name} answered")).await;
+            interact::advance(Some(count), &format!("cluster {name} answered")).await;
             (name, answer, started.elapsed().as_millis() as u64)
         }
     });

@@ -809,6 +809,21 @@ struct HelmReleaseDetail {
     events: Vec<EventRow>,
 }
 
+/// An object's ten most recent events; none, and why, when the caller may not list events there:
+/// the object is shown all the same (a team may read its HelmReleases but not the events).
+async fn recent_events(
+    ctx: &ToolContext,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Result<(Vec<EventRow>, Option<String>), ToolError> {
+    match events(ctx, namespace, Some((kind, name)), EventType::All, 10).await {
+        Ok((rows, _)) => Ok((rows, None)),
+        Err(e) if e.is_forbidden() => Ok((vec![], Some(e.to_string()))),
+        Err(e) => Err(e),
+    }
+}
+
 async fn get_helmrelease(ctx: Arc<ToolContext>, args: ObjectArgs) -> Result<(String, HelmReleaseDetail), ToolError> {
     args.check(&ctx)?;
     let obj = one(&ctx, kinds::HELMRELEASE, &args.namespace, &args.name).await?;
@@ -832,7 +847,7 @@ async fn get_helmrelease(ctx: Arc<ToolContext>, args: ObjectArgs) -> Result<(Str
                 .collect()
         })
         .unwrap_or_default();
-    let (events, _) = events(&ctx, &args.namespace, Some(("HelmRelease", &args.name)), EventType::All, 10).await?;
+    let (events, events_refused) = recent_events(&ctx, &args.namespace, "HelmRelease", &args.name).await?;
     let detail = HelmReleaseDetail {
         release_name: s(&["spec", "releaseName"]).unwrap_or_else(|| args.name.clone()),
         target_namespace: s(&["spec", "targetNamespace"]),
@@ -900,7 +915,9 @@ async fn get_helmrelease(ctx: Arc<ToolContext>, args: ObjectArgs) -> Result<(Str
         md.push_str("\n### Conditions\n\n");
         md.push_str(&conditions_table(&detail.conditions, &ctx));
     }
-    if !detail.events.is_empty() {
+    if let Some(refused) = &events_refused {
+        md.push_str(&format!("\n### Recent events\n\nNot shown: {refused}.\n"));
+    } else if !detail.events.is_empty() {
         md.push_str("\n### Recent events\n\n");
         md.push_str(&events_table(&ctx, &detail.events));
     }
@@ -1137,7 +1154,7 @@ async fn debug_reconciliation(ctx: Arc<ToolContext>, args: DebugArgs) -> Result<
     let conditions = object::conditions(&obj);
     let source = if kind.is_source() { None } else { source_of(&ctx, &obj).await };
     let depends_on = if kind.is_source() { vec![] } else { dependencies(&ctx, kind, &obj).await? };
-    let (events, _) = events(&ctx, &args.namespace, Some((kind.kind, &args.name)), EventType::All, 10).await?;
+    let (events, events_refused) = recent_events(&ctx, &args.namespace, kind.kind, &args.name).await?;
     let diagnosis = diagnose(&item, &conditions, source.as_ref(), &depends_on);
     let mut md = format!(
         "## Debugging {} `{}/{}`\n\n{}\n### Diagnosis\n\n",
@@ -1163,7 +1180,9 @@ async fn debug_reconciliation(ctx: Arc<ToolContext>, args: DebugArgs) -> Result<
         md.push_str(&conditions_table(&conditions, &ctx));
     }
     md.push_str("\n### Recent events\n\n");
-    if events.is_empty() {
+    if let Some(refused) = &events_refused {
+        md.push_str(&format!("Not shown: {refused}.\n"));
+    } else if events.is_empty() {
         md.push_str("No events (the API server may have expired them).\n");
     } else {
         md.push_str(&events_table(&ctx, &events));
