@@ -20,13 +20,9 @@ or protocol version would fail. Run with scripts/protocol-tests.sh.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import anyio
@@ -53,14 +49,14 @@ from a2a.types import (
     TaskState,
     UnsupportedOperationError,
 )
-from conftest import REPO_ROOT, RbacServers, Servers
+import jsclient
+from conftest import RbacServers, Servers
+from jsclient import JsClient
 from google.protobuf.json_format import MessageToDict
 
 # Upper bound for any one test's A2A exchanges, so that a hung server fails the test.
 TEST_TIMEOUT_SECONDS = 60
 # The JavaScript client: installing its packages, and running all its checks.
-NPM_TIMEOUT_SECONDS = 300
-JS_TIMEOUT_SECONDS = 180
 
 JSONRPC = "JSONRPC"
 HTTP_JSON = "HTTP+JSON"
@@ -508,72 +504,12 @@ async def test_v03_stream(servers: Servers, card_source: str) -> None:
 # The JavaScript SDK (@a2a-js/sdk), both bindings
 # --------------------------------------------------------------------------------------------
 
-JS_SOURCE = Path(__file__).resolve().parent / "a2a-js"
-JS_FILES = ["package.json", "package-lock.json", "checks.mjs", "client-test.mjs", "extended-card-test.mjs", "push-test.mjs"]
-# node_modules stays out of the source tree (and out of git): it is installed here.
-JS_WORKDIR = REPO_ROOT / "target" / "a2a-js"
-NODE_MIN_MAJOR = 20  # @a2a-js/sdk's engines.node
-
-
-def _node() -> str:
-    """A Node >= 20 from scripts/node.sh (the pinned Node 22 under target/conformance, installed
-    on first use), or the test fails saying why."""
-    try:
-        found = subprocess.run(
-            [str(REPO_ROOT / "scripts" / "node.sh"), str(NODE_MIN_MAJOR)],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT_SECONDS,
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        pytest.fail(f"scripts/node.sh failed: {err}", pytrace=False)
-    if found.returncode != 0 or not found.stdout.strip():
-        pytest.fail(
-            f"the A2A JavaScript SDK client needs Node >= {NODE_MIN_MAJOR}, and scripts/node.sh found none "
-            f"(exit {found.returncode}):\n{found.stderr.strip()}",
-            pytrace=False,
-        )
-    return found.stdout.strip().splitlines()[-1]
-
-
-def _install_js_client(node: str) -> Path:
-    """Copies the client and its package files to target/a2a-js, and runs `npm ci` there when the
-    pinned packages changed since the last install."""
-    JS_WORKDIR.mkdir(parents=True, exist_ok=True)
-    for name in JS_FILES:
-        shutil.copyfile(JS_SOURCE / name, JS_WORKDIR / name)
-    stamp = JS_WORKDIR / ".installed"
-    wanted = "".join((JS_SOURCE / name).read_text() for name in ("package.json", "package-lock.json"))
-    installed = stamp.read_text() if stamp.exists() else None
-    if installed == wanted and (JS_WORKDIR / "node_modules" / "@a2a-js" / "sdk" / "package.json").exists():
-        return JS_WORKDIR
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("npm is needed to install @a2a-js/sdk (tests/protocol/a2a-js/package-lock.json)", pytrace=False)
-    # npm runs on the same Node as the client (its `#!/usr/bin/env node` finds it first).
-    env = {**os.environ, "PATH": f"{Path(node).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    stamp.unlink(missing_ok=True)
-    try:
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS_WORKDIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"`npm ci` in {JS_WORKDIR} took longer than {NPM_TIMEOUT_SECONDS}s", pytrace=False)
-    if result.returncode != 0:
-        pytest.fail(f"`npm ci` in {JS_WORKDIR} failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    stamp.write_text(wanted)
-    return JS_WORKDIR
-
-
-def _text(output: str | bytes | None) -> str:
-    # TimeoutExpired carries bytes even when the run asked for text.
-    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+A2A_JS = JsClient(
+    directory="a2a-js",
+    files=("package.json", "package-lock.json", "checks.mjs", "client-test.mjs", "extended-card-test.mjs", "push-test.mjs"),
+    package="@a2a-js/sdk",
+    success="all A2A JS SDK checks passed",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -628,31 +564,12 @@ async def test_extended_card_needs_a_token(rbac_servers: RbacServers) -> None:
 
 
 def test_js_sdk_extended_card(rbac_servers: RbacServers) -> None:
-    _run_js("extended-card-test.mjs", rbac_servers.servers.base_url, rbac_servers.tokens["viewer"], rbac_servers.tokens["editor"])
-
-
-def _run_js(script: str, *args: str) -> None:
-    node = _node()
-    workdir = _install_js_client(node)
-    try:
-        result = subprocess.run(
-            [node, script, *args],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=JS_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired as err:
-        output = "\n".join(_text(o) for o in (err.stdout, err.stderr))
-        pytest.fail(f"{script} did not finish within {JS_TIMEOUT_SECONDS}s:\n{output}", pytrace=False)
-    print(result.stdout)
-    assert result.returncode == 0, f"{script} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-    assert "all A2A JS SDK checks passed" in result.stdout, result.stdout
+    jsclient.run(A2A_JS, "extended-card-test.mjs", rbac_servers.servers.base_url, rbac_servers.tokens["viewer"], rbac_servers.tokens["editor"])
 
 
 def test_js_sdk_client(servers: Servers) -> None:
-    _run_js("client-test.mjs", servers.base_url)
+    jsclient.run(A2A_JS, "client-test.mjs", servers.base_url)
 
 
 def test_js_sdk_push_notifications(servers: Servers) -> None:
-    _run_js("push-test.mjs", servers.base_url)
+    jsclient.run(A2A_JS, "push-test.mjs", servers.base_url)

@@ -1,4 +1,5 @@
-"""MCP beyond tools, through the official MCP Python SDK (PyPI `mcp`) as the client: resources (list,
+"""MCP beyond tools, through the official MCP Python SDK (PyPI `mcp`) and TypeScript SDK (npm
+`@modelcontextprotocol/sdk`, tests/protocol/mcp-js) as clients: resources (list,
 templates, read, subscriptions, list changes), prompts, completion, logging, progress and
 cancellation, and the confirmation of changes by elicitation.
 
@@ -16,7 +17,6 @@ MCP port), `rbac_servers` (caller checks). Run with scripts/protocol-tests.sh.
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +27,9 @@ from typing import Any, AsyncIterator
 import anyio
 import mcp_types as types
 import pytest
+import jsclient
 from conftest import FIXED_NOW, REPO_ROOT, RbacServers, WritableServers, admin_request, tail
+from jsclient import JsClient
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -608,3 +610,31 @@ async def test_the_confirmation_names_the_caller(rbac_servers: RbacServers, era:
             result = await client.call_tool("reconcile", target)
     assert result.is_error is True and "not done, the user dismissed the question" in result.content[0].text, result
     assert len(asked) == 1 and "Requested by system:serviceaccount:callers:editor." in asked[0], asked
+
+
+# --------------------------------------------------------------------------------------------
+# The TypeScript SDK (@modelcontextprotocol/sdk), 2025 sessions
+# --------------------------------------------------------------------------------------------
+
+MCP_JS = JsClient(
+    directory="mcp-js",
+    files=("package.json", "package-lock.json", "capabilities-test.mjs"),
+    package="@modelcontextprotocol/sdk",
+    success="all MCP JS SDK checks passed",
+)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_js_sdk_capabilities(writable_servers: WritableServers, transport: str) -> None:
+    servers = writable_servers.servers
+    if transport == "http":
+        jsclient.run(MCP_JS, "capabilities-test.mjs", "http", servers.mcp_url)
+    else:
+        jsclient.run(
+            MCP_JS,
+            "capabilities-test.mjs",
+            "stdio",
+            str(servers.agent_bin),
+            "serve", "--transport", "stdio", "--kubeconfig", str(servers.kubeconfig), "--fixed-now", FIXED_NOW,
+            *writable_servers.agent_args,
+        )
