@@ -4,7 +4,7 @@ E2E_MODE ?= pods
 CARGO ?= cargo
 OPERATOR := target/debug/gitops-agent-operator
 
-.PHONY: help build test protocol-test conformance chart-test examples-test image image-test e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet fuzz fuzz-smoke soak
+.PHONY: help build test protocol-test conformance chart-test examples-test image image-test e2e e2e-embedded lint fmt crds demo tools bench bench-build bench-apiserver bench-operator bench-server bench-versus bench-fleet bench-resources fuzz fuzz-smoke soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ demo: build ## Embedded cluster with Flux fixtures; the operator reconciles the 
 tools: build ## Print the agent's tool catalogue (names, titles, input schemas) as JSON
 	target/debug/gitops-agent tools
 
-bench: bench-apiserver bench-operator bench-versus bench-fleet ## The benchmarks for the README's tables: API server, operator, ours vs the peer, fleet (bench-server runs apart: bench-versus measures our server too)
+bench: bench-apiserver bench-operator bench-versus bench-fleet bench-resources ## The benchmarks for the README's tables: API server, operator, ours vs the peer, fleet, MCP resources (bench-server runs apart: bench-versus measures our server too)
 
 # The two binaries as they ship (scripts/release-build.sh: the release profile, with cargo-auditable),
 # then the benchmarks in the bench profile (crates/bench; cargo's default release settings, since they
@@ -92,6 +92,9 @@ bench-server: bench-build ## Agent server alone: tool calls/s and p50/p90/p99 ov
 
 bench-fleet: bench-build ## One agent for 1 + 20 clusters × 500 Flux objects against the same agent for 1: ready time, RSS per cluster, fleet_health_summary latency, one cluster down
 	$(CARGO) bench --locked --workspace --bench fleet
+
+bench-resources: bench-build ## MCP resources: 1,000 subscribed Kustomizations under 100 status changes/s (notification latency p50/p99, agent CPU and RSS, against no subscriber), resources/list over 10,000 objects paged (against list_kustomizations pages)
+	$(CARGO) bench --locked --workspace --bench resources
 
 bench-versus: bench-build ## Ours vs the peer kubernetes-mcp-server (from npm) on the same API server: 100/1,000/10,000 Kustomizations, concurrency 1/8/64; table, JSON and plot in bench/results/
 	scripts/bench-versus.sh

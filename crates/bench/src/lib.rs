@@ -6,6 +6,7 @@
 pub mod apiserver;
 pub mod fleet;
 pub mod operator;
+pub mod resources;
 pub mod server;
 pub mod soak;
 pub mod versus;

@@ -87,21 +87,52 @@ impl Session {
 
     /// One tools/call; returns its structured content and the response size.
     pub async fn answer(&self, tool: &str, args: &Value) -> Result<(Value, usize), String> {
-        let mut params = json!({"name": tool, "arguments": args});
-        let extra: Vec<(&str, &str)> = if self.session.is_none() && self.version == "2026-07-28" {
+        let (result, size) = self.request("tools/call", Some(tool), json!({"name": tool, "arguments": args})).await?;
+        if result["isError"] == true {
+            return Err(result.to_string().chars().take(300).collect());
+        }
+        Ok((result["structuredContent"].clone(), size))
+    }
+
+    /// Any request (`name`: what its Mcp-Name header carries); returns its result and the
+    /// response size. A JSON-RPC error is an error.
+    pub async fn request(&self, method: &str, name: Option<&str>, mut params: Value) -> Result<(Value, usize), String> {
+        let mut extra: Vec<(&str, &str)> = Vec::new();
+        if self.session.is_none() && self.version == "2026-07-28" {
             params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": self.version,
                 "io.modelcontextprotocol/clientCapabilities": {}});
-            vec![("mcp-method", "tools/call"), ("mcp-name", tool)]
-        } else {
-            vec![]
-        };
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+            extra.push(("mcp-method", method));
+            if let Some(name) = name {
+                extra.push(("mcp-name", name));
+            }
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let (_, bytes) = self.post(&body, &extra).await?;
-        let v = message(&bytes)?;
-        if v.get("error").is_some() || v["result"]["isError"] == true {
+        let mut v = message(&bytes)?;
+        if v.get("error").is_some() {
             return Err(v.to_string().chars().take(300).collect());
         }
-        Ok((v["result"]["structuredContent"].clone(), bytes.len()))
+        Ok((v["result"].take(), bytes.len()))
+    }
+
+    /// A 2026-07-28 `subscriptions/listen` stream: the response body, to read notifications
+    /// from as they come.
+    pub async fn listen(&self, notifications: Value) -> Result<hyper::body::Incoming, String> {
+        let params = json!({"notifications": notifications, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": self.version, "io.modelcontextprotocol/clientCapabilities": {}}});
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": params});
+        let req = hyper::Request::post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", self.version)
+            .header("mcp-method", "subscriptions/listen")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| e.to_string())?;
+        let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("subscriptions/listen: HTTP {}", resp.status()));
+        }
+        Ok(resp.into_body())
     }
 }
 
