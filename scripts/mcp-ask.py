@@ -8,8 +8,9 @@ call fails (JSON-RPC error or a tool error), printing the message. With GITOPS_A
 sends it as the bearer token (agents with --auth=kubernetes need one, e.g. from
 `kubectl create token`).
 """
-import os
+import base64
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -47,6 +48,12 @@ def main() -> int:
         "mcp-method": "tools/call",
         "mcp-name": tool,
     }
+    # The `cluster` argument is mirrored in its header, as every 2026-07-28 client does
+    # (x-mcp-header): verbatim when it is plain visible ASCII, else Base64.
+    cluster = arguments.get("cluster") if isinstance(arguments, dict) else None
+    if isinstance(cluster, str) and cluster:
+        plain = cluster.isascii() and cluster.isprintable() and cluster == cluster.strip()
+        headers["mcp-param-cluster"] = cluster if plain else "=?base64?" + base64.b64encode(cluster.encode()).decode() + "?="
     if os.environ.get("GITOPS_AGENT_TOKEN"):
         headers["authorization"] = "Bearer " + os.environ["GITOPS_AGENT_TOKEN"]
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)

@@ -1,6 +1,7 @@
 //! Any arguments to any tool (the mutating ones included: the agent runs read-write), through the
-//! registry's validation, over MCP and as an A2A data part: an answer, or an invalid-params error
-//! (-32602) naming the parameter.
+//! registry's validation, over MCP (2026-07-28, the `cluster` argument mirrored in its header as
+//! a client sends it) and as an A2A data part: an answer (a bad argument is a tool result with
+//! `isError`), or an invalid-params error (-32602) naming the parameter.
 #![no_main]
 
 use gitops_agent_api::tools::ToolName;
@@ -17,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let answer = if pick & 0x80 == 0 {
         let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": tool, "arguments": arguments, "_meta": stateless_meta()}});
-        agent.mcp_stateless("tools/call", Some(tool), call.to_string().into_bytes())
+        agent.mcp_tool_call(tool, &arguments, call.to_string().into_bytes())
     } else {
         let send = json!({"jsonrpc": "2.0", "id": 2, "method": "SendMessage", "params": {"message": {"role": "ROLE_USER",
             "messageId": "fuzz", "parts": [{"data": {"skill": tool.replace('_', "-"), "arguments": arguments}}]}}});

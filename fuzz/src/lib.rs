@@ -195,6 +195,15 @@ impl Agent {
         self.post("/mcp", &headers, body)
     }
 
+    /// A stateless tools/call as a conforming client sends it: with its `cluster` argument
+    /// mirrored in the `Mcp-Param-Cluster` header.
+    pub fn mcp_tool_call(&self, tool: &str, arguments: &serde_json::Value, body: Vec<u8>) -> Answer {
+        let mirrored = gitops_agent_api::tools::param_headers(arguments);
+        let mut headers = vec![("mcp-protocol-version", STATELESS), ("mcp-method", "tools/call"), ("mcp-name", tool)];
+        headers.extend(mirrored.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.post("/mcp", &headers, body)
+    }
+
     /// A request in the session opened at start.
     pub fn mcp_in_session(&self, body: Vec<u8>) -> Answer {
         self.post("/mcp", &[("mcp-protocol-version", SESSION), ("mcp-session-id", &self.session)], body)

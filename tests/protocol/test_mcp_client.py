@@ -108,16 +108,19 @@ async def test_http_list_failed_kustomizations(servers: Servers) -> None:
     assert result.structured_content["page"]["total"] == 3, result.structured_content["page"]
 
 
-async def test_http_invalid_argument_is_a_jsonrpc_error(servers: Servers) -> None:
-    # An argument that fails validation is a protocol error (JSON-RPC -32602), not a tool
-    # error: the SDK raises it from call_tool as MCPError (McpError in 1.x) instead of returning
-    # a CallToolResult.
+async def test_http_invalid_argument_is_a_tool_error_naming_it(servers: Servers) -> None:
+    # 2025-11-25 (what this SDK negotiates) and later report an argument that fails validation as
+    # a tool execution error the model can correct (SEP-1303), naming the parameter; an unknown
+    # tool stays a protocol error (JSON-RPC -32602), which the SDK raises as MCPError.
     with anyio.fail_after(TEST_TIMEOUT_SECONDS):
         async with http_session(servers.mcp_url) as (session, _):
+            result = await session.call_tool("get_kustomization", {"name": "BAD_NAME", "namespace": "flux-system"})
             with pytest.raises(MCPError) as raised:
-                await session.call_tool("get_kustomization", {"name": "BAD_NAME", "namespace": "flux-system"})
+                await session.call_tool("no_such_tool", {})
+    assert result.is_error is True, result
+    assert text_of(result).startswith("invalid argument `name`"), text_of(result)
     assert raised.value.error.code == JSONRPC_INVALID_PARAMS, raised.value.error
-    assert "`name`" in raised.value.error.message, raised.value.error.message
+    assert "unknown tool" in raised.value.error.message, raised.value.error.message
 
 
 async def test_http_missing_helmrelease_is_a_tool_error(servers: Servers) -> None:

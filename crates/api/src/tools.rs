@@ -189,6 +189,52 @@ impl ToolName {
     }
 }
 
+/// The argument every single-cluster tool takes: the fleet member a call goes to.
+pub const CLUSTER_ARGUMENT: &str = "cluster";
+
+/// The name the `cluster` argument is mirrored under in an MCP 2026-07-28 request's headers
+/// (`x-mcp-header`, sent as `Mcp-Param-Cluster`), so a Gateway can route or authorize a fleet's
+/// calls by cluster without reading bodies. The server declares it; its clients send it.
+pub const CLUSTER_HEADER: &str = "Cluster";
+
+/// The `Mcp-Param-*` headers a 2026-07-28 client sends with a `tools/call` of these arguments:
+/// the `cluster` value when there is one (a string, number or boolean), verbatim when it is
+/// printable ASCII without surrounding blanks, else Base64 in `=?base64?…?=` (the encoding rules
+/// of the MCP SDKs).
+pub fn param_headers(arguments: &serde_json::Value) -> Vec<(String, String)> {
+    let value = match arguments.get(CLUSTER_ARGUMENT) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
+        _ => return vec![],
+    };
+    let padded = value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']);
+    let unsafe_bytes = value.bytes().any(|b| !(0x20..0x7f).contains(&b));
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
+    let encoded = if padded || unsafe_bytes || looks_encoded {
+        format!("=?base64?{}?=", base64(value.as_bytes()))
+    } else {
+        value
+    };
+    vec![(format!("Mcp-Param-{CLUSTER_HEADER}"), encoded)]
+}
+
+/// Standard Base64 with padding (RFC 4648), what `Mcp-Param-*` values use.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 impl std::fmt::Display for ToolName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -211,6 +257,28 @@ impl crate::spec::GitOpsAgentSpec {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_cluster_argument_is_mirrored_in_a_header() {
+        let headers = |v: serde_json::Value| super::param_headers(&v);
+        assert_eq!(
+            headers(serde_json::json!({"cluster": "prod-eu"})),
+            vec![("Mcp-Param-Cluster".into(), "prod-eu".into())]
+        );
+        assert_eq!(headers(serde_json::json!({"cluster": "Hello"}))[0].1, "Hello");
+        assert_eq!(headers(serde_json::json!({"cluster": " x"}))[0].1, "=?base64?IHg=?=");
+        assert_eq!(headers(serde_json::json!({"cluster": "é"}))[0].1, "=?base64?w6k=?=");
+        assert_eq!(
+            headers(serde_json::json!({"cluster": "Hello"})),
+            headers(serde_json::json!({"cluster": "Hello", "limit": 5}))
+        );
+        assert_eq!(headers(serde_json::json!({"cluster": 7}))[0].1, "7");
+        assert!(headers(serde_json::json!({"namespace": "a"})).is_empty());
+        assert!(headers(serde_json::json!({"cluster": null})).is_empty());
+        assert_eq!(headers(serde_json::json!({"cluster": "=?base64?x?="}))[0].1, "=?base64?PT9iYXNlNjQ/eD89?=");
+        assert_eq!(super::base64(b"Hello"), "SGVsbG8=");
+        assert_eq!(super::base64(b"Hel"), "SGVs");
+    }
+
     use super::*;
 
     #[test]

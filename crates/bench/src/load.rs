@@ -106,6 +106,13 @@ impl Session {
                 extra.push(("mcp-name", name));
             }
         }
+        // A 2026-07-28 client mirrors the `cluster` argument in its header.
+        let mirrored = if self.version == "2026-07-28" && method == "tools/call" {
+            gitops_agent_api::tools::param_headers(&params["arguments"])
+        } else {
+            vec![]
+        };
+        extra.extend(mirrored.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let (_, bytes) = self.post(&body, &extra).await?;
         let mut v = message(&bytes)?;

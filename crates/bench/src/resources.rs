@@ -89,7 +89,12 @@ fn targets(scale: Scale) -> Vec<(String, String, String)> {
 
 /// Changes statuses at `rate` per second for `seconds`, round robin; returns each URI's change
 /// times.
-async fn churn(api: &Running, targets: &[(String, String, String)], rate: u64, seconds: u64) -> Result<HashMap<String, Vec<Instant>>, String> {
+async fn churn(
+    api: &Running,
+    targets: &[(String, String, String)],
+    rate: u64,
+    seconds: u64,
+) -> Result<HashMap<String, Vec<Instant>>, String> {
     let rt = api
         .server
         .with_store(|st| st.registry.find_kind("kustomize.toolkit.fluxcd.io", "v1", "Kustomization").cloned())
@@ -109,17 +114,23 @@ async fn churn(api: &Running, targets: &[(String, String, String)], rate: u64, s
     Ok(changed)
 }
 
+/// What a churn run changes: the API server, the objects, how fast and how long.
+struct Workload<'a> {
+    api: &'a Running,
+    targets: &'a [(String, String, String)],
+    rate: u64,
+    seconds: u64,
+}
+
 /// One churn run against a running agent: with a subscriber of every target unless `baseline`.
 async fn measure_churn(
     label: &str,
-    api: &Running,
+    work: &Workload<'_>,
     agent: &process::Started,
     http: &Http,
-    targets: &[(String, String, String)],
-    rate: u64,
-    seconds: u64,
     baseline: bool,
 ) -> Result<Churn, Box<dyn std::error::Error>> {
+    let Workload { api, targets, rate, seconds } = *work;
     let received: Received = Arc::default();
     let reader = if baseline {
         None
@@ -256,11 +267,12 @@ pub async fn run() -> Outcome {
     let agent = start_agent(&api, "default", &[], &http).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_mib(agent.pid);
-    churns.push(measure_churn("no subscriber (baseline)", &api, &agent, &http, &targets, rate, seconds, true).await?);
-    churns.push(measure_churn("1,000 subscribed, debounce 200 ms (default)", &api, &agent, &http, &targets, rate, seconds, false).await?);
+    let work = Workload { api: &api, targets: &targets, rate, seconds };
+    churns.push(measure_churn("no subscriber (baseline)", &work, &agent, &http, true).await?);
+    churns.push(measure_churn("1,000 subscribed, debounce 200 ms (default)", &work, &agent, &http, false).await?);
     drop(agent);
     let agent = start_agent(&api, "no-debounce", &["--resource-debounce-ms=0"], &http).await?;
-    churns.push(measure_churn("1,000 subscribed, debounce 0 ms", &api, &agent, &http, &targets, rate, seconds, false).await?);
+    churns.push(measure_churn("1,000 subscribed, debounce 0 ms", &work, &agent, &http, false).await?);
     drop(agent);
     drop(api);
 
@@ -270,9 +282,14 @@ pub async fn run() -> Outcome {
     let agent = start_agent(&api, "list", &[], &http).await?;
     let session = Session::stateless(&http, &agent.url);
     let walk_seconds = (seconds / 4).max(2);
-    let resources = repeat_walks("resources/list (cursor, 500 a page)", walk_seconds, async || walk_resources(&session).await).await?;
-    let total = (scale.namespaces * scale.kustomizations_per_namespace) as usize;
-    let tool = repeat_walks("list_kustomizations (offset, limit 500)", walk_seconds, async || walk_tool(&session, total).await).await?;
+    let resources =
+        repeat_walks("resources/list (cursor, 500 a page)", walk_seconds, async || walk_resources(&session).await)
+            .await?;
+    let total = scale.namespaces * scale.kustomizations_per_namespace;
+    let tool = repeat_walks("list_kustomizations (offset, limit 500)", walk_seconds, async || {
+        walk_tool(&session, total).await
+    })
+    .await?;
     let list_rss = rss_mib(agent.pid);
     drop(agent);
     drop(api);

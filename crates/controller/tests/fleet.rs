@@ -402,14 +402,17 @@ async fn call_tool(url: &str, tool: &str, args: Value) -> Option<Value> {
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args,
         "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let request = hyper::Request::post(format!("{url}/mcp"))
+    let mut request = hyper::Request::post(format!("{url}/mcp"))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(body.to_string())))
-        .expect("request");
+        .header("mcp-name", tool);
+    // A 2026-07-28 client mirrors the `cluster` argument in its header.
+    for (name, value) in gitops_agent_api::tools::param_headers(&args) {
+        request = request.header(name, value);
+    }
+    let request = request.body(http_body_util::Full::new(hyper::body::Bytes::from(body.to_string()))).expect("request");
     let response = http.request(request).await.expect("MCP answers");
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     let v: Value = serde_json::from_slice(&bytes).expect("JSON-RPC");

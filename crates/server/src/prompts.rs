@@ -50,7 +50,7 @@ impl PromptDef {
         let schema = registry::schema_of::<A>();
         let required: Vec<&str> =
             schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        let arguments = schema
+        let mut arguments: Vec<PromptArg> = schema
             .get("properties")
             .and_then(Value::as_object)
             .into_iter()
@@ -61,6 +61,8 @@ impl PromptDef {
                 required: required.contains(&name.as_str()),
             })
             .collect();
+        // Required arguments first: clients ask for them in this order.
+        arguments.sort_by_key(|a| !a.required);
         PromptDef { name, title, description, arguments, needs }
     }
 }

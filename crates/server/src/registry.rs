@@ -208,20 +208,31 @@ impl Tool {
 }
 
 /// The argument every single-cluster tool takes, declared here once rather than in each tool's
-/// arguments: the registry takes it off and routes the call.
-const CLUSTER: &str = "cluster";
+/// arguments: the registry takes it off and routes the call. It is mirrored in the
+/// `Mcp-Param-Cluster` header of 2026-07-28 requests (checked against the body by the MCP library).
+const CLUSTER: &str = gitops_agent_api::tools::CLUSTER_ARGUMENT;
 
-fn add_cluster_parameter(tool: &mut Tool) {
+/// Declares the `cluster` argument on a single-cluster tool, and on every tool that takes one
+/// (`get_current_context` does itself) marks it for the `Mcp-Param-Cluster` header.
+fn declare_cluster_parameter(tool: &mut Tool) {
     let mut schema = (*tool.input_schema).clone();
     let props = schema.entry("properties").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(props) = props {
-        props.insert(
-            CLUSTER.into(),
-            serde_json::json!({
-                "type": "string",
-                "description": "The cluster to ask, by its name in list_contexts (default: the agent's own cluster)."
-            }),
-        );
+        if !tool.fleet_wide {
+            props.insert(
+                CLUSTER.into(),
+                serde_json::json!({
+                    "type": "string",
+                    "description": "The cluster to ask, by its name in list_contexts (default: the agent's own cluster).",
+                }),
+            );
+        }
+        if let Some(Value::Object(cluster)) = props.get_mut(CLUSTER) {
+            // A header mirrors a primitive type only: `["string", "null"]` (an optional argument)
+            // is declared as "string", leaving it out being how a call takes the default.
+            cluster.insert("type".into(), "string".into());
+            cluster.insert("x-mcp-header".into(), gitops_agent_api::tools::CLUSTER_HEADER.into());
+        }
     }
     tool.input_schema = Arc::new(schema);
 }
@@ -346,8 +357,8 @@ impl Drop for Running<'_> {
 
 impl Registry {
     pub fn new(mut tools: Vec<Tool>, selection: Selection, metrics: Arc<Metrics>) -> Self {
-        for tool in tools.iter_mut().filter(|t| !t.fleet_wide) {
-            add_cluster_parameter(tool);
+        for tool in &mut tools {
+            declare_cluster_parameter(tool);
         }
         Self { tools, selection, metrics, timeout: Duration::from_secs(30), running: Arc::default() }
     }
@@ -486,6 +497,20 @@ mod tests {
         let err = parse_args::<Args>(serde_json::json!({"name": "a", "colour": 1})).expect_err("unknown");
         assert!(err.to_string().contains("unknown field `colour`"), "{err}");
         assert!(parse_args::<Args>(Value::Null).is_err());
+    }
+
+    #[test]
+    fn every_cluster_argument_is_mirrored_in_a_header() {
+        let registry = Registry::new(crate::tools::all(), Selection::default(), Arc::new(Metrics::default()));
+        for tool in registry.offered() {
+            let cluster = &tool.input_schema["properties"][CLUSTER];
+            if tool.name == ToolName::ListContexts || tool.name == ToolName::FleetHealthSummary {
+                assert!(cluster.is_null(), "{}: {cluster}", tool.name);
+                continue;
+            }
+            assert_eq!(cluster["type"], "string", "{}: {cluster}", tool.name);
+            assert_eq!(cluster["x-mcp-header"], gitops_agent_api::tools::CLUSTER_HEADER, "{}", tool.name);
+        }
     }
 
     #[test]

@@ -102,13 +102,35 @@ async fn one_agent_answers_per_cluster_and_for_the_fleet_and_reports_a_cluster_t
     let (_, same) = env.mcp.ok("list_kustomizations", json!({"cluster": "local"})).await;
     assert_eq!(count(&same), 9);
 
-    // Wrong cluster arguments are parameter errors that say what would be right.
+    // Wrong cluster arguments are argument errors (tool results a model can correct) that say
+    // what would be right.
     let unknown = env.mcp.call("list_kustomizations", json!({"cluster": "prod-apac"})).await;
-    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
-    let message = unknown["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(unknown["result"]["isError"], true, "{unknown}");
+    let message = unknown["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(message.starts_with("invalid argument `cluster`"), "{message}");
     assert!(message.contains("prod-apac") && message.contains("prod-eu, prod-us"), "{message}");
     let typed = env.mcp.call("list_kustomizations", json!({"cluster": 7})).await;
-    assert_eq!(typed["error"]["code"], -32602, "{typed}");
+    assert_eq!(typed["result"]["isError"], true, "{typed}");
+    assert!(
+        typed["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("expected a cluster name")),
+        "{typed}"
+    );
+    // The cluster travels in the Mcp-Param-Cluster header too (x-mcp-header): a body that says
+    // otherwise is refused before any tool runs.
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_kustomizations",
+        "arguments": {"cluster": "prod-eu"}, "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    for header in [None, Some("prod-us")] {
+        let mut headers = vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "list_kustomizations"),
+        ];
+        headers.extend(header.map(|h| ("mcp-param-cluster", h)));
+        let refused = env.mcp.post(&headers, &body).await;
+        assert_eq!(refused.status, 400, "{header:?}: {}", refused.body);
+        assert_eq!(refused.json()["error"]["code"], -32020, "{header:?}: {}", refused.body);
+    }
     let broken_call = env.mcp.call("get_gitops_status", json!({"cluster": "broken"})).await;
     assert_eq!(broken_call["result"]["isError"], true, "{broken_call}");
 
@@ -155,7 +177,8 @@ async fn one_agent_answers_per_cluster_and_for_the_fleet_and_reports_a_cluster_t
     })
     .await;
     let gone = env.mcp.call("list_kustomizations", json!({"cluster": "prod-us"})).await;
-    assert_eq!(gone["error"]["code"], -32602, "{gone}");
+    assert_eq!(gone["result"]["isError"], true, "{gone}");
+    assert!(gone["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("unknown cluster")), "{gone}");
 
     // A new workload cluster appears: it joins without a restart.
     let apac = workload(1).await;

@@ -66,7 +66,8 @@ async fn writable_agents_reconcile_suspend_and_resume() {
     assert_eq!(api.get("apps").await.expect("apps").data["spec"]["suspend"], false);
 
     let r = env.mcp.call("suspend", json!({"kind": "Deployment", "name": "api", "namespace": "team-b"})).await;
-    assert!(r["error"]["message"].as_str().is_some_and(|m| m.contains("`kind`")), "{r}");
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r["result"]["content"][0]["text"].as_str().is_some_and(|m| m.contains("`kind`")), "{r}");
     let r = env.mcp.call("resume", json!({"kind": "HelmRelease", "name": "missing", "namespace": "team-b"})).await;
     assert_eq!(r["result"]["isError"], true, "{r}");
 }
@@ -179,6 +180,19 @@ async fn clients_of_the_2025_versions_initialize_and_get_a_session() {
             .json();
         assert!(call["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("**Unhealthy**")), "{call}");
         assert_eq!(call["result"]["structuredContent"]["healthy"], false);
+        // A bad argument: a tool execution error from 2025-11-25 on (SEP-1303), a protocol error before.
+        let bad = env
+            .mcp
+            .post(&headers, &json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "get_kustomization", "arguments": {"name": "Bad_Name", "namespace": "flux-system"}}}))
+            .await
+            .json();
+        if version == "2025-11-25" {
+            assert_eq!(bad["result"]["isError"], true, "{version}: {bad}");
+            assert!(bad["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("`name`")), "{bad}");
+        } else {
+            assert_eq!(bad["error"]["code"], -32602, "{version}: {bad}");
+            assert!(bad["error"]["message"].as_str().is_some_and(|m| m.contains("`name`")), "{bad}");
+        }
         // Without the session id, a 2025 request is refused.
         let orphan = env
             .mcp

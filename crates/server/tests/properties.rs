@@ -165,7 +165,9 @@ fn any_arguments_to_any_tool_get_an_answer_or_a_parameter_error() {
             let send = json!({"jsonrpc": "2.0", "id": 2, "method": "SendMessage", "params": {"message": {"role": "ROLE_USER",
                 "parts": [{"data": {"skill": tool.replace('_', "-"), "arguments": arguments}}]}}});
             let (mcp, a) = runtime.block_on(async {
-                let headers = [("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", tool)];
+                let mirrored = gitops_agent_api::tools::param_headers(&arguments);
+                let mut headers = vec![("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", tool)];
+                headers.extend(mirrored.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 (env.mcp.post(&headers, &call).await, a2a.post_to(&a2a.url, &[("a2a-version", "1.0")], send.to_string()).await)
             });
             prop_assert_eq!(mcp.status, 200, "{} {}: {}", tool, arguments, mcp.body);

@@ -51,8 +51,12 @@ async fn resources_page_through_every_object_once_and_completion_is_bounded() {
     loop {
         let page = list_page(&env, cursor.as_deref()).await;
         let result = &page["result"];
-        let uris: Vec<String> =
-            result["resources"].as_array().expect("resources").iter().map(|r| r["uri"].as_str().expect("uri").into()).collect();
+        let uris: Vec<String> = result["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .map(|r| r["uri"].as_str().expect("uri").into())
+            .collect();
         pages.push(uris.len());
         seen.extend(uris);
         match result["nextCursor"].as_str() {

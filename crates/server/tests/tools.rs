@@ -206,7 +206,7 @@ async fn pod_logs_are_redacted_and_no_tool_output_carries_credentials() {
 }
 
 #[tokio::test]
-async fn bad_arguments_are_json_rpc_errors_that_name_the_parameter() {
+async fn bad_arguments_are_tool_errors_that_name_the_parameter() {
     let env = common::start(common::Options { fixtures: true, ..Default::default() }).await;
     let cases = [
         ("get_kustomization", json!({"namespace": "flux-system"}), "`name`"),
@@ -238,15 +238,20 @@ async fn bad_arguments_are_json_rpc_errors_that_name_the_parameter() {
         ("trace_object", json!({"kind": "Deployment", "name": "api"}), "`namespace`"),
         ("get_inventory", json!({"resource_type": "bucket", "name": "a", "namespace": "b"}), "`resource_type`"),
         ("list_constraints", json!({"constraint_kind": "K8s Required"}), "`constraint_kind`"),
-        ("no_such_tool", json!({}), "unknown tool"),
     ];
+    // 2026-07-28 (and 2025-11-25): a tool execution error the model can correct (SEP-1303).
     for (tool, args, expected) in cases {
         let r = env.mcp.call(tool, args.clone()).await;
-        let err = r.get("error").unwrap_or_else(|| panic!("{tool} {args}: expected a JSON-RPC error, got {r}"));
-        assert_eq!(err["code"], -32602, "{tool} {args}: {err}");
-        let msg = err["message"].as_str().unwrap_or_default();
+        let result = r.get("result").unwrap_or_else(|| panic!("{tool} {args}: expected a tool result, got {r}"));
+        assert_eq!(result["isError"], true, "{tool} {args}: {result}");
+        let msg = result["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(msg.starts_with("invalid argument "), "{tool} {args}: {msg:?}");
         assert!(msg.contains(expected), "{tool} {args}: {msg:?} does not mention {expected}");
     }
+    // A tool that does not exist is a protocol error.
+    let r = env.mcp.call("no_such_tool", json!({})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(r["error"]["message"].as_str().is_some_and(|m| m.contains("unknown tool")), "{r}");
     // Not found is a tool result with isError, not a protocol error.
     let r = env.mcp.call("get_kustomization", json!({"name": "nope", "namespace": "flux-system"})).await;
     assert_eq!(r["result"]["isError"], true, "{r}");
@@ -268,8 +273,12 @@ async fn watch_namespaces_scope_every_answer() {
     let (_, data) = env.mcp.ok("list_kustomizations", json!({})).await;
     assert_eq!(data["summary"]["total"], 0, "Kustomizations live in flux-system, outside the scope: {data}");
     let r = env.mcp.call("get_events", json!({"namespace": "flux-system"})).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
     assert!(
-        r["error"]["message"].as_str().unwrap_or_default().contains("outside this agent's watch namespaces"),
+        r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("outside this agent's watch namespaces"),
         "{r}"
     );
 }

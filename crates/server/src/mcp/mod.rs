@@ -20,8 +20,8 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, CompletionInfo,
     ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument,
-    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
-    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig, SetLevelRequestMethod,
+    PromptMessage, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig, SetLevelRequestMethod,
     SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool as McpTool, ToolAnnotations,
     UnsubscribeRequestParams,
 };
@@ -132,6 +132,12 @@ async fn cancellable<T>(
     }
 }
 
+/// Whether the request's protocol version (2025-11-25 and later) reports invalid tool arguments
+/// as tool execution errors.
+fn reports_input_errors(context: &RequestContext<RoleServer>) -> bool {
+    context.protocol_version().is_some_and(|v| v >= ProtocolVersion::V_2025_11_25)
+}
+
 fn mcp_tool(t: &Tool) -> McpTool {
     McpTool::new(t.name.as_str(), t.description, t.input_schema.clone())
         .with_title(t.title)
@@ -216,6 +222,12 @@ impl ServerHandler for McpHandler {
             }
             Err(ToolError::InputRequired(question)) => {
                 Ok(self.shared.confirmer.input_required(*question, &request, caller.as_ref()).into())
+            }
+            // Since 2025-11-25 an argument that fails validation is a tool execution error the
+            // model can correct (SEP-1303); before, a protocol error. An unknown or unoffered tool
+            // stays a protocol error.
+            Err(e @ ToolError::InvalidArgument { .. }) if reports_input_errors(&context) => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into())
             }
             Err(e) if e.is_protocol_error() => Err(ErrorData::invalid_params(e.to_string(), None)),
             Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
@@ -335,7 +347,10 @@ impl ServerHandler for McpHandler {
         });
         match added {
             Some(true) => Ok(()),
-            _ => Err(ErrorData::invalid_request("this session belongs to another caller; open a session of your own", None)),
+            _ => Err(ErrorData::invalid_request(
+                "this session belongs to another caller; open a session of your own",
+                None,
+            )),
         }
     }
 

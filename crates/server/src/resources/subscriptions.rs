@@ -215,22 +215,26 @@ async fn run(hub: Weak<Subscriptions>, mut changes: mpsc::UnboundedReceiver<Chan
                 due.push(Reverse((now + debounce, uri)));
             }
         };
-        match change {
-            Some(Change::Updated(uri)) => updated(uri),
+        // The window after which the list's change is told, when the change is one.
+        let list_window = match change {
+            Some(Change::Updated(uri)) => {
+                updated(uri);
+                None
+            }
             Some(Change::KindGone { cluster, kind }) => {
                 for uri in hub.watched_of(&cluster, kind) {
                     updated(uri);
                 }
-                if list_due.is_none() && hub.wants_list() {
-                    list_due = Some(now + debounce);
-                }
+                Some(debounce)
             }
-            Some(Change::ListChanged) => {
-                if list_due.is_none() && hub.wants_list() {
-                    list_due = Some(now + LIST_WINDOW);
-                }
-            }
-            None => {}
+            Some(Change::ListChanged) => Some(LIST_WINDOW),
+            None => None,
+        };
+        if let Some(window) = list_window
+            && list_due.is_none()
+            && hub.wants_list()
+        {
+            list_due = Some(now + window);
         }
         while let Some(Reverse((at, _))) = due.peek()
             && *at <= now

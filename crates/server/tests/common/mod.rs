@@ -269,6 +269,10 @@ impl Mcp {
         if let Some(n) = name {
             headers.push(("mcp-name", n));
         }
+        // A conforming client mirrors the `cluster` argument in its header.
+        let params_headers =
+            if method == "tools/call" { gitops_agent_api::tools::param_headers(&params["arguments"]) } else { vec![] };
+        headers.extend(params_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let answer = self.post(&headers, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await;
         assert_eq!(answer.status, 200, "{method}: HTTP {} {}", answer.status, answer.body);
         answer.json()
