@@ -111,24 +111,22 @@ impl McpHandler {
         Subscription { subscriber, delivery, caller }
     }
 
-    /// What the request's work may send the client: log messages at the level it asked for
-    /// (the request's `_meta` in 2026-07-28, the session's `logging/setLevel` before), and
-    /// progress when it gave a token.
-    fn interaction(&self, context: &RequestContext<RoleServer>, confirm: Confirm) -> Interaction {
+    /// Runs a request's `work` with what it may send the client (log messages at the level it
+    /// asked for: the request's `_meta` in 2026-07-28, the session's `logging/setLevel` before;
+    /// progress when it gave a token; how a change is confirmed), unless the client cancels the
+    /// request first (`notifications/cancelled`, or on HTTP the stream closing).
+    async fn serve<T>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        confirm: Confirm,
+        work: impl Future<Output = T>,
+    ) -> Result<T, ErrorData> {
         let level = if is_modern(context) { context.meta.log_level() } else { self.session.log_level() };
-        Interaction::new(context.peer.clone(), level, context.meta.get_progress_token(), confirm)
-    }
-}
-
-/// Runs `work` unless the client cancels the request first (`notifications/cancelled`, or on
-/// HTTP the stream closing).
-async fn cancellable<T>(
-    context: &RequestContext<RoleServer>,
-    work: impl Future<Output = Result<T, ErrorData>>,
-) -> Result<T, ErrorData> {
-    tokio::select! {
-        result = work => result,
-        () = context.ct.cancelled() => Err(ErrorData::internal_error("the request was cancelled", None)),
+        let interaction = Interaction::new(context.peer.clone(), level, context.meta.get_progress_token(), confirm);
+        tokio::select! {
+            result = interaction.scope(work) => Ok(result),
+            () = context.ct.cancelled() => Err(ErrorData::internal_error("the request was cancelled", None)),
+        }
     }
 }
 
@@ -212,8 +210,7 @@ impl ServerHandler for McpHandler {
         let confirm = self.shared.confirmer.mode(&request, &context, caller.as_ref())?;
         let args = request.arguments.clone().map(Value::Object).unwrap_or(Value::Null);
         let call = self.shared.registry.call(self.shared.ctx.clone(), &request.name, args, "mcp", caller.clone());
-        let outcome =
-            cancellable(&context, async { Ok(self.interaction(&context, confirm).scope(call).await) }).await?;
+        let outcome = self.serve(&context, confirm, call).await?;
         match outcome {
             Ok(answer) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(answer.markdown)]);
@@ -242,10 +239,7 @@ impl ServerHandler for McpHandler {
         let caller = self.caller(&context.extensions)?;
         let cursor = request.and_then(|r| r.cursor);
         let list = self.shared.resources.list(cursor.as_deref(), caller);
-        let listing = cancellable(&context, async {
-            self.interaction(&context, Confirm::Skip).scope(list).await.map_err(|e| resource_error(e, None))
-        })
-        .await?;
+        let listing = self.serve(&context, Confirm::Skip, list).await?.map_err(|e| resource_error(e, None))?;
         let resources = listing
             .resources
             .into_iter()
@@ -298,13 +292,8 @@ impl ServerHandler for McpHandler {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = self.caller(&context.extensions)?;
         let read = self.shared.resources.read(&request.uri, caller);
-        let contents = cancellable(&context, async {
-            self.interaction(&context, Confirm::Skip)
-                .scope(read)
-                .await
-                .map_err(|e| resource_error(e, Some(&request.uri)))
-        })
-        .await?;
+        let contents =
+            self.serve(&context, Confirm::Skip, read).await?.map_err(|e| resource_error(e, Some(&request.uri)))?;
         let json = serde_json::to_string_pretty(&contents.json)
             .map_err(|e| ErrorData::internal_error(format!("the resource could not be encoded: {e}"), None))?;
         Ok(ReadResourceResult::new(vec![
@@ -431,10 +420,7 @@ impl ServerHandler for McpHandler {
     ) -> Result<GetPromptResponse, ErrorData> {
         let caller = self.caller(&context.extensions)?;
         let get = self.shared.prompts.get(&request.name, request.arguments.unwrap_or_default(), caller);
-        let filled = cancellable(&context, async {
-            self.interaction(&context, Confirm::Skip).scope(get).await.map_err(prompt_error)
-        })
-        .await?;
+        let filled = self.serve(&context, Confirm::Skip, get).await?.map_err(prompt_error)?;
         let messages = filled
             .parts
             .into_iter()
