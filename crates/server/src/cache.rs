@@ -172,11 +172,6 @@ impl Cache {
         self
     }
 
-    /// The Flux kind a served kind is, if it is one (only those are resources).
-    fn flux_kind(group: &str, kind: &str) -> Option<Kind> {
-        kinds::FLUX.into_iter().find(|k| k.group == group && k.kind == kind)
-    }
-
     /// Bounds the objects this cache holds (see [`Budget`]).
     pub fn with_budget(mut self, max_objects: usize) -> Self {
         self.budget = Arc::new(Budget::new(max_objects));
@@ -234,7 +229,7 @@ impl Cache {
             let keep = served.get(key).is_some_and(|(r, _)| r.version == w.resource.version);
             if !keep {
                 tracing::info!(group = %key.0, kind = %key.1, "kind no longer served (or its version changed): dropping its cache");
-                flux_gone.extend(Self::flux_kind(&key.0, &key.1));
+                flux_gone.extend(Kind::flux(&key.0, &key.1));
             }
             keep
         });
@@ -243,7 +238,7 @@ impl Cache {
                 continue;
             }
             tracing::info!(group = %resource.group, version = %resource.version, kind = %resource.kind, "watching");
-            let changes = match (&self.changes, Self::flux_kind(&resource.group, &resource.kind)) {
+            let changes = match (&self.changes, Kind::flux(&resource.group, &resource.kind)) {
                 (Some((cluster, sink)), Some(kind)) => {
                     flux_added = true;
                     Some(sink.for_kind(cluster, kind))

@@ -68,6 +68,11 @@ impl Kind {
         FLUX.into_iter().find(|k| k.kind.eq_ignore_ascii_case(name))
     }
 
+    /// The Flux kind served as `group` and `kind`, if it is one (those are resources).
+    pub fn flux(group: &str, kind: &str) -> Option<Kind> {
+        FLUX.into_iter().find(|k| k.group == group && k.kind == kind)
+    }
+
     pub fn is_source(self) -> bool {
         SOURCES.contains(&self)
     }
