@@ -197,6 +197,14 @@ impl Cache {
         &self.namespaces
     }
 
+    /// Whether an object in this namespace (None: cluster-scoped) is one the cache answers for.
+    pub fn in_scope(&self, ns: Option<&str>) -> bool {
+        match ns {
+            Some(ns) => self.namespaces.is_empty() || self.namespaces.iter().any(|w| w == ns),
+            None => true,
+        }
+    }
+
     /// Asks the API server which cached kinds it serves; starts watches for new ones and drops
     /// those whose CRD is gone. On a discovery error the previous answer stands.
     pub async fn refresh(&self) -> Result<(), kube::Error> {

@@ -317,24 +317,29 @@ impl Fill<'_> {
         }
     }
 
-    async fn resource(&self, uri: &str) -> Result<Part, ResourceError> {
+    /// A resource, embedded, and its JSON.
+    async fn resource(&self, uri: &str) -> Result<(Part, Value), ResourceError> {
         let contents = self.prompts.resources.read(uri, self.caller.clone()).await?;
-        Ok(Part::Resource { uri: contents.uri, markdown: contents.markdown })
+        Ok((Part::Resource { uri: contents.uri, markdown: contents.markdown }, contents.json))
+    }
+
+    /// A resource the prompt can do without: embedded, or a line saying why it is missing.
+    async fn optional_resource(&self, heading: &str, uri: &str) -> Part {
+        match self.resource(uri).await {
+            Ok((part, _)) => part,
+            Err(e) => Part::Text(format!("### {heading}\n\nNot available: {e}\n")),
+        }
     }
 
     /// The object's resource (required), with its JSON.
     async fn object(&self, target: &Target) -> Result<(Part, Value), PromptError> {
-        let contents = self.prompts.resources.read(&target.uri(), self.caller.clone()).await?;
-        Ok((Part::Resource { uri: contents.uri, markdown: contents.markdown }, contents.json))
+        Ok(self.resource(&target.uri()).await?)
     }
 
-    /// The source's resource, if the object has one and it can be read.
+    /// The source's resource, if the object has one.
     async fn source(&self, target: &Target, data: &Value) -> Option<Part> {
         let uri = source_uri(&target.cluster, data)?;
-        Some(match self.resource(&uri).await {
-            Ok(part) => part,
-            Err(e) => Part::Text(format!("### Source\n\nNot available: {e}\n")),
-        })
+        Some(self.optional_resource("Source", &uri).await)
     }
 
     async fn diagnose(&self, args: FluxObjectArgs) -> Result<Filled, PromptError> {
@@ -404,10 +409,7 @@ impl Fill<'_> {
             .collect();
         for (i, cluster) in worst.iter().enumerate() {
             let summary = ResourceUri::Summary { cluster: cluster.clone() }.to_string();
-            parts.push(match self.resource(&summary).await {
-                Ok(part) => part,
-                Err(e) => Part::Text(format!("### Cluster {cluster}\n\nNot available: {e}\n")),
-            });
+            parts.push(self.optional_resource(&format!("Cluster {cluster}"), &summary).await);
             interact::progress((i + 1) as f64, Some(worst.len() as f64), &format!("read cluster {cluster}")).await;
         }
         parts.push(Part::Text(
@@ -445,10 +447,7 @@ impl Fill<'_> {
             Some(ResourceUri::Object { cluster: cluster.clone(), kind, namespace, name }.to_string())
         });
         if let Some(uri) = manager {
-            parts.push(match self.resource(&uri).await {
-                Ok(part) => part,
-                Err(e) => Part::Text(format!("### Managing object\n\nNot available: {e}\n")),
-            });
+            parts.push(self.optional_resource("Managing object", &uri).await);
         }
         parts.push(Part::Text(
             "Answer with:\n1. The chain of ownership, from the Git (or OCI, Helm) source to this object, one line per step.\n2. Where to change it: the repository, path or chart and values, as far as the sources show.\n3. Whether each step is healthy, and if not, which one blocks changes from reaching the object.\nIf no Flux object manages it, say so plainly: it was applied by hand or by another tool, and Flux will not correct drift on it.".into(),

@@ -272,8 +272,7 @@ pub struct Agent {
     pub metrics: Arc<Metrics>,
     pub resources: Arc<Resources>,
     pub prompts: Arc<Prompts>,
-    confirm_timeout: Duration,
-    request_state_key: Option<String>,
+    confirmer: Arc<Confirmer>,
     dir_sync: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -357,33 +356,24 @@ impl Agent {
         });
         let resources = Arc::new(Resources::new(registry.clone(), ctx.clone(), subscriptions));
         let prompts = Arc::new(Prompts::new(registry.clone(), resources.clone(), ctx.clone()));
-        // Checked now, so a bad key stops the agent at start and not at the first confirmation.
-        Confirmer::new(args.request_state_key.as_deref().map(str::as_bytes), Duration::ZERO)?;
-        Ok(Agent {
-            registry,
-            ctx,
-            fleet,
-            metrics,
-            resources,
-            prompts,
-            confirm_timeout: Duration::from_secs(args.confirm_timeout_seconds.max(1)),
-            request_state_key: args.request_state_key.clone(),
-            dir_sync,
-        })
+        let confirmer = Arc::new(Confirmer::new(
+            args.request_state_key.as_deref().map(str::as_bytes),
+            Duration::from_secs(args.confirm_timeout_seconds.max(1)),
+        )?);
+        Ok(Agent { registry, ctx, fleet, metrics, resources, prompts, confirmer, dir_sync })
     }
 
     /// The MCP handler; `shutdown` ends its open subscription streams.
-    pub fn mcp_handler(&self, shutdown: CancellationToken) -> Result<McpHandler, ServeError> {
-        let confirmer = Confirmer::new(self.request_state_key.as_deref().map(str::as_bytes), self.confirm_timeout)?;
-        Ok(McpHandler::new(McpShared {
+    pub fn mcp_handler(&self, shutdown: CancellationToken) -> McpHandler {
+        McpHandler::new(McpShared {
             registry: self.registry.clone(),
             ctx: self.ctx.clone(),
             resources: self.resources.clone(),
             prompts: self.prompts.clone(),
-            confirmer,
+            confirmer: self.confirmer.clone(),
             metrics: self.metrics.clone(),
             shutdown,
-        }))
+        })
     }
 }
 
@@ -506,13 +496,8 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     // Cancelling this ends MCP sessions and cancels their handlers: done only once calls in flight
     // are over (or the grace period is), so SIGTERM lets them finish.
     let sessions_stop = CancellationToken::new();
-    let app = http::router(
-        agent.mcp_handler(shutdown.clone())?,
-        a2a.clone(),
-        health.clone(),
-        settings,
-        sessions_stop.clone(),
-    );
+    let app =
+        http::router(agent.mcp_handler(shutdown.clone()), a2a.clone(), health.clone(), settings, sessions_stop.clone());
     let metrics_listener = if args.metrics_port != 0 && !same_port {
         Some(bind(&format!("{}:{}", args.bind_address, args.metrics_port)).await?)
     } else {
@@ -582,7 +567,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         Transport::Stdio => {
             let agent = Agent::new(&args).await?;
             let service = agent
-                .mcp_handler(CancellationToken::new())?
+                .mcp_handler(CancellationToken::new())
                 .serve(rmcp::transport::stdio())
                 .await
                 .map_err(|e| ServeError::Stdio(e.to_string()))?;

@@ -58,7 +58,7 @@ pub struct McpShared {
     pub ctx: Arc<ToolContext>,
     pub resources: Arc<Resources>,
     pub prompts: Arc<Prompts>,
-    pub confirmer: Confirmer,
+    pub confirmer: Arc<Confirmer>,
     pub metrics: Arc<Metrics>,
     /// Cancelled at shutdown: open `subscriptions/listen` streams end gracefully.
     pub shutdown: CancellationToken,

@@ -246,8 +246,7 @@ impl Resources {
             return Err(ResourceError::NotOffered { uri: uri.to_string(), tool: reader_of_kind(*kind).as_str() });
         }
         let Ok(link) = &member.link else { return Ok(()) };
-        let watched = link.cache.namespaces();
-        if !watched.is_empty() && !watched.iter().any(|w| w == namespace) {
+        if !link.cache.in_scope(Some(namespace)) {
             return Err(not_found(format!("namespace {namespace:?} is outside this agent's watch namespaces")));
         }
         let (Some(reviewer), Some(caller)) = (&link.access, caller) else { return Ok(()) };

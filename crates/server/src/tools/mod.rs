@@ -128,11 +128,7 @@ impl ToolContext {
 
     /// Whether an object in this namespace (None: cluster-scoped) is within the agent's scope.
     pub fn in_scope(&self, ns: Option<&str>) -> bool {
-        let watched = self.cache.namespaces();
-        match ns {
-            Some(ns) => watched.is_empty() || watched.iter().any(|w| w == ns),
-            None => true,
-        }
+        self.cache.in_scope(ns)
     }
 
     pub fn now(&self) -> Timestamp {
