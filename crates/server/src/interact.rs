@@ -19,9 +19,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::LoggingLevel;
 use rmcp::model::{
-    ElicitRequestParams, ElicitationAction, ElicitationSchema, LoggingMessageNotificationParam,
+    ElicitRequestParams, ElicitationAction, ElicitationSchema, LoggingLevel, LoggingMessageNotificationParam,
     ProgressNotificationParam, ProgressToken,
 };
 use rmcp::{Peer, RoleServer};
@@ -103,7 +102,7 @@ fn current() -> Option<Arc<Interaction>> {
 }
 
 /// Severity order of RFC 5424, lowest first (the order `logging/setLevel` filters by).
-pub fn severity(level: LoggingLevel) -> u8 {
+fn severity(level: LoggingLevel) -> u8 {
     match level {
         LoggingLevel::Debug => 0,
         LoggingLevel::Info => 1,
@@ -216,7 +215,7 @@ pub fn confirmation_request(change: &Change) -> ElicitRequestParams {
 }
 
 /// Whether an elicitation answer confirms: accepted, and `confirm` not unticked.
-pub fn accepted(action: &ElicitationAction, content: Option<&Value>) -> bool {
+fn accepted(action: &ElicitationAction, content: Option<&Value>) -> bool {
     matches!(action, ElicitationAction::Accept)
         && content.and_then(|c| c.get("confirm")).and_then(Value::as_bool) != Some(false)
 }

@@ -102,13 +102,17 @@ impl McpHandler {
         Ok(caller)
     }
 
-    /// A session's subscriber: `list_changed` from the start, URIs as it subscribes.
-    fn session_subscription(&self, peer: rmcp::Peer<RoleServer>, caller: Option<Caller>) -> Subscription {
+    /// A subscriber whose notices go to `outlet`, checked for `caller`.
+    fn subscription(&self, outlet: notify::Outlet, list_changed: bool, caller: Option<Caller>) -> Subscription {
         let shared = &self.shared;
-        let (subscriber, notices) = shared.resources.subscriptions.subscribe(true);
-        let outlet = notify::Outlet::Session(peer);
+        let (subscriber, notices) = shared.resources.subscriptions.subscribe(list_changed);
         let delivery = notify::spawn(outlet, notices, shared.resources.clone(), caller.clone(), shared.metrics.clone());
         Subscription { subscriber, delivery, caller }
+    }
+
+    /// A session's subscriber: `list_changed` from the start, URIs as it subscribes.
+    fn session_subscription(&self, peer: rmcp::Peer<RoleServer>, caller: Option<Caller>) -> Subscription {
+        self.subscription(notify::Outlet::Session(peer), true, caller)
     }
 
     /// Runs a request's `work` with what it may send the client (log messages at the level it
@@ -366,21 +370,17 @@ impl ServerHandler for McpHandler {
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let caller = self.caller(&context.request_context().extensions)?;
-        let accepted = context.accepted().clone();
-        let shared = &self.shared;
-        let (subscriber, notices) =
-            shared.resources.subscriptions.subscribe(accepted.resources_list_changed == Some(true));
+        let accepted = context.accepted();
+        let outlet = notify::Outlet::Stream(context.sink().clone());
+        let subscription = self.subscription(outlet, accepted.resources_list_changed == Some(true), caller);
         for uri in accepted.resource_subscriptions.iter().flatten() {
             if let Ok(uri) = ResourceUri::parse(uri) {
-                subscriber.add(&uri);
+                subscription.subscriber.add(&uri);
             }
         }
-        let outlet = notify::Outlet::Stream(context.sink().clone());
-        let delivery = notify::spawn(outlet, notices, shared.resources.clone(), caller.clone(), shared.metrics.clone());
-        let subscription = Subscription { subscriber, delivery, caller };
         tokio::select! {
             () = context.cancelled() => {}
-            () = shared.shutdown.cancelled() => {}
+            () = self.shared.shutdown.cancelled() => {}
         }
         drop(subscription);
         Ok(())

@@ -42,12 +42,6 @@ impl ChangeSink {
         Self { tx, listening }
     }
 
-    /// A sink that goes nowhere (tests, and agents that serve no resources).
-    pub fn none() -> Self {
-        let (tx, _) = mpsc::unbounded_channel();
-        Self { tx, listening: Arc::new(AtomicBool::new(false)) }
-    }
-
     pub fn send(&self, change: Change) {
         // The hub only stops with the agent: nothing is lost that anyone could still receive.
         let _ = self.tx.send(change);

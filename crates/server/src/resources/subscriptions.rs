@@ -61,7 +61,6 @@ pub struct Subscriptions {
     state: Mutex<State>,
     listening: Arc<AtomicBool>,
     next_id: AtomicU64,
-    debounce: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -75,7 +74,6 @@ impl Subscriptions {
             state: Mutex::new(State::default()),
             listening: listening.clone(),
             next_id: AtomicU64::new(1),
-            debounce,
             metrics,
         });
         tokio::spawn(run(Arc::downgrade(&hub), rx, debounce));
@@ -90,10 +88,6 @@ impl Subscriptions {
         state.subscribers.insert(id, Entry { uris: HashSet::new(), list_changed, tx });
         self.listening.store(true, Ordering::Relaxed);
         (Subscriber { id, hub: Arc::downgrade(self) }, rx)
-    }
-
-    pub fn debounce(&self) -> Duration {
-        self.debounce
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
