@@ -52,13 +52,16 @@ impl Faults {
 
     /// Sets the faults. An outage or a watch lifetime also ends the watches already open, as a
     /// real API server that goes away (or a proxy that cuts connections) does.
+    /// The faults are stored before the cut is signalled: a cut watch reconnects at once and must
+    /// meet the new faults (a forced 410 Gone), not the old ones.
     pub fn set(&self, config: FaultConfig) {
-        if config.outage_ms > 0 || config.drop_watches_after_ms > 0 {
-            self.cuts.send_modify(|generation| *generation += 1);
-        }
+        let cut = config.outage_ms > 0 || config.drop_watches_after_ms > 0;
         let outage_until = (config.outage_ms > 0).then(|| Instant::now() + Duration::from_millis(config.outage_ms));
         if let Ok(mut c) = self.config.lock() {
             *c = (config, outage_until);
+        }
+        if cut {
+            self.cuts.send_modify(|generation| *generation += 1);
         }
     }
 
@@ -107,7 +110,8 @@ impl Faults {
         }
     }
 
-    /// Changes when open watches must end.
+    /// Changes when open watches must end. A watch takes it before it reads the faults, so a
+    /// `set` between the two either reaches it as a cut or is what it read.
     pub fn cut_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.cuts.subscribe()
     }
@@ -115,5 +119,35 @@ impl Faults {
     pub fn watch_lifetime(&self) -> Option<Duration> {
         let ms = self.get().drop_watches_after_ms;
         (ms > 0).then(|| Duration::from_millis(ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A watch cut by `set` reconnects at once; if the cut were signalled before the new faults
+    /// were stored, the reconnect could miss the 410 Gone meant for it and resume instead of
+    /// relisting. A thread spinning on the signal is the fastest possible reconnect.
+    #[test]
+    fn a_watch_cut_by_new_faults_reconnects_under_them() {
+        for round in 0..2_000 {
+            let faults = Arc::new(Faults::new(FaultConfig::default()));
+            let cut = faults.cut_signal();
+            let reconnect = {
+                let faults = Arc::clone(&faults);
+                std::thread::spawn(move || {
+                    while !cut.has_changed().unwrap_or(true) {
+                        std::hint::spin_loop();
+                    }
+                    faults.take_gone()
+                })
+            };
+            faults.set(FaultConfig { drop_watches_after_ms: 600_000, gone_watches: 1, ..FaultConfig::default() });
+            let gone = reconnect.join().unwrap_or(false);
+            assert!(gone, "round {round}: the reconnect met the old faults");
+        }
     }
 }

@@ -203,6 +203,7 @@ pub fn watch(
 ) -> Result<mpsc::Receiver<Bytes>, ApiError> {
     let filter = Filter::new(rt, ns, q)?;
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    let mut cut = server.faults.cut_signal();
     let (initial, mut changes, start_rv, gone) = {
         let st = server.store();
         let current = st.resource_version();
@@ -245,7 +246,6 @@ pub fn watch(
     let lifetime = server.faults.watch_lifetime().map_or(timeout, |l| l.min(timeout));
     let allow_bookmarks = q.allow_bookmarks;
     let rt = rt.clone();
-    let mut cut = server.faults.cut_signal();
     tokio::spawn(async move {
         for line in initial {
             if tx.send(line).await.is_err() {
