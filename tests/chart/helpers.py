@@ -53,11 +53,14 @@ def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def scenario_values(name: str, mode: str | None = None) -> dict[str, Any]:
     """Values of a named scenario: a shipped values file, a layering of them, or a test file.
 
-    For mcpserver mode, extraEnv entries without a plain value (valueFrom) are left out: a kmcp
-    MCPServer cannot carry them and the chart refuses them there (a test checks that)."""
+    For mcpserver mode, what reaches the server only from a Secret through its environment is left
+    out (extraEnv entries without a plain value, a2a.confirmationKeySecretRef): a kmcp MCPServer
+    cannot carry it and the chart refuses it there (tests check that)."""
     values = _scenario_values(name)
-    if mode == "mcpserver" and values.get("extraEnv"):
-        values["extraEnv"] = [e for e in values["extraEnv"] if "value" in e]
+    if mode == "mcpserver":
+        if values.get("extraEnv"):
+            values["extraEnv"] = [e for e in values["extraEnv"] if "value" in e]
+        values.get("a2a", {}).pop("confirmationKeySecretRef", None)
     return values
 
 

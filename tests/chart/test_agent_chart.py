@@ -179,6 +179,22 @@ def test_a2a_task_store_in_redis_agrees_with_the_operator_and_drops_session_affi
     assert service["spec"]["sessionAffinity"] == "ClientIP", "two replicas keeping tasks in memory"
 
 
+def test_a_shared_confirmation_key_comes_from_its_secret_as_the_operator_renders_it():
+    """Every replica gets the same key from the Secret, through the kubelet: the agent's own
+    ServiceAccount still reads no Secret."""
+    ref = {"name": "confirm-key", "key": "key"}
+    values = {"a2a": {"readOnly": False, "confirmationKeySecretRef": ref}}
+    assert agent_of(values)["spec"]["confirmationKeySecretRef"] == ref
+    children = assert_agrees_with_operator(values, "confirmation key")
+    (deploy,) = by_kind(children, "Deployment")
+    env = {e["name"]: e for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GITOPS_AGENT_REQUEST_STATE_KEY"] == {"name": "GITOPS_AGENT_REQUEST_STATE_KEY", "valueFrom": {"secretKeyRef": ref}}
+    assert_no_secret_access(children)
+    (default,) = by_kind(manifests(render({"a2a": {"readOnly": False}}, mode="deployment")), "Deployment")
+    names = [e["name"] for e in default["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "GITOPS_AGENT_REQUEST_STATE_KEY" not in names, "unset: each pod makes its own"
+
+
 def test_chart_defaults_are_the_crd_defaults():
     """The GitOpsAgent of the chart's default values and `spec: {}` (every default from the CRD)
     render to the same children."""
@@ -513,6 +529,11 @@ BAD_VALUES = [
     ({"a2a": {"taskStore": {"type": "Memory", "redis": {"url": "redis://redis:6379"}}}}, "a2a.taskStore.redis is only read when a2a.taskStore.type is Redis"),
     ({"deploymentMode": "mcpserver", "a2a": {"taskStore": {"type": "Redis", "redis": {"urlSecretRef": {"name": "r", "key": "url"}}}}},
      "which a kmcp MCPServer cannot carry"),
+    ({"a2a": {"confirmationKeySecretRef": {"name": "confirm-key"}}}, "a2a.confirmationKeySecretRef needs both name and key"),
+    ({"a2a": {"confirmationKeySecretRef": {"name": "confirm-key", "key": "key", "optional": True}}},
+     "additional properties 'optional' not allowed"),
+    ({"deploymentMode": "mcpserver", "a2a": {"confirmationKeySecretRef": {"name": "confirm-key", "key": "key"}}},
+     "a2a.confirmationKeySecretRef needs an environment variable from a Secret, which a kmcp MCPServer cannot carry"),
     ({"clusters": {"targets": [{"name": "a"}, {"name": "a"}]}}, "clusters.targets must not name a cluster twice"),
     ({"clusters": {"targets": [{"name": "local"}]}}, "at '/clusters/targets/0/name'"),
     ({"clusters": {"targets": [{"name": "Prod"}]}}, "at '/clusters/targets/0/name'"),

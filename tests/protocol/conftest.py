@@ -26,12 +26,12 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from processes import binary, free_port, tail
+from processes import Process, binary, free_port, spawn, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The agent's clock for ages and durations in answers, so that they match the fixtures.
@@ -182,6 +182,32 @@ def _stack(workdir: Path, apiserver_args: list[str], agent_args: list[str], metr
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@contextmanager
+def another_replica(stack: Servers, workdir: Path, agent_args: list[str]) -> Iterator[tuple[Servers, Process]]:
+    """A second agent (plus `agent_args`) on the API server of `stack`, as another pod of one
+    Deployment: its endpoints and its process, stopped on exit."""
+    port = free_port()
+    process = spawn(
+        "replica-a",
+        [
+            str(stack.agent_bin), "serve",
+            "--kubeconfig", str(stack.kubeconfig),
+            "--bind-address", "127.0.0.1",
+            "--port", str(port),
+            "--metrics-port", "0",
+            "--fixed-now", FIXED_NOW,
+            *agent_args,
+        ],
+        workdir,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        process.wait_until("/readyz", lambda: _http_status(f"{base}/readyz") == 200, timeout=90)
+        yield replace(stack, base_url=base, mcp_url=f"{base}/mcp"), process
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="session")

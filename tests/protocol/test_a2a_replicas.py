@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import signal
 import socket
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -27,7 +26,7 @@ from a2a.types import (
     SendMessageRequest,
     SubscribeToTaskRequest,
 )
-from conftest import FIXED_NOW, Servers, _stack, admin_request
+from conftest import Servers, _stack, admin_request, another_replica
 from processes import Process, free_port, spawn
 from test_a2a_client import TEST_TIMEOUT_SECONDS, a2a_client, binding, kinds, state  # noqa: F401 (binding: the fixture)
 
@@ -75,36 +74,10 @@ def replicas(tmp_path: Path) -> Iterator[Replicas]:
     redis, store = _redis(tmp_path)
     shared = ["--task-store", store, "--task-runner-lease-seconds", str(LEASE_SECONDS)]
     try:
-        with _stack(tmp_path, [], shared) as b:
-            port = free_port()
-            a_process = spawn(
-                "replica-a",
-                [
-                    str(b.agent_bin), "serve",
-                    "--kubeconfig", str(b.kubeconfig),
-                    "--bind-address", "127.0.0.1",
-                    "--port", str(port),
-                    "--metrics-port", "0",
-                    "--fixed-now", FIXED_NOW,
-                    *shared,
-                ],
-                tmp_path,
-            )
-            base = f"http://127.0.0.1:{port}"
-
-            def ready() -> bool:
-                try:
-                    with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
-                        return r.status == 200
-                except OSError:
-                    return False
-
+        with _stack(tmp_path, [], shared) as b, another_replica(b, tmp_path, shared) as (a, a_process):
             try:
-                a_process.wait_until("/readyz", ready, timeout=90)
-                a = dataclasses.replace(b, base_url=base, mcp_url=f"{base}/mcp")
                 yield Replicas(a=a, b=b, a_process=a_process, kubeconfig=b.kubeconfig)
             finally:
-                a_process.stop()
                 _set_faults(b.kubeconfig, {})
     finally:
         redis.stop()

@@ -239,6 +239,13 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
 {{- with $pushv.allowHosts }}{{ $_ := set $push "allowHosts" . }}{{ end -}}
 {{- with $pushv.signingKeySecretRef }}{{ $_ := set $push "signingKeySecretRef" . }}{{ end -}}
 
+{{- /* ---- the key sealing 2026-07-28 confirmations, shared by the replicas ---- */ -}}
+{{- $confirmKey := $v.a2a.confirmationKeySecretRef | default dict -}}
+{{- if $confirmKey -}}
+{{- include "gitops-agent.require" (list (and $confirmKey.name $confirmKey.key) "a2a.confirmationKeySecretRef needs both name and key (a key of a Secret in the release namespace)") -}}
+{{- include "gitops-agent.require" (list (ne $mode "mcpserver") "a2a.confirmationKeySecretRef needs an environment variable from a Secret, which a kmcp MCPServer cannot carry; use deploymentMode gitopsagent or deployment") -}}
+{{- end -}}
+
 {{- /* ---- caller authentication ---- */ -}}
 {{- $authv := $v.auth | default dict -}}
 {{- $auth := dict "mode" ($authv.mode | default "Kubernetes") -}}
@@ -294,6 +301,7 @@ The whole configuration, as YAML (consumers: `include "gitops-agent.config" . | 
     "auth" $auth
 -}}
 {{- if $pullSecrets }}{{ $_ := set $spec "imagePullSecrets" $pullSecrets }}{{ end -}}
+{{- if $confirmKey }}{{ $_ := set $spec "confirmationKeySecretRef" $confirmKey }}{{ end -}}
 {{- range $key := list "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "podAnnotations" "podLabels" "priorityClassName" "extraVolumes" "extraVolumeMounts" "watchNamespaces" -}}
 {{- with index $v $key }}{{ $_ := set $spec $key . }}{{ end -}}
 {{- end -}}
@@ -428,10 +436,12 @@ the spec. */}}
 {{- toYaml $mounts -}}
 {{- end -}}
 
-{{/* The Redis URL from its Secret, as the operator renders it. Argument: the config dict. */}}
-{{- define "gitops-agent.taskStoreEnv" -}}
+{{/* What the server reads from Secrets through its environment, as the operator renders it: the
+Redis URL and the confirmation key. Argument: the config dict. */}}
+{{- define "gitops-agent.secretEnv" -}}
 {{- $env := list -}}
 {{- with .spec.a2a.taskStore.redis }}{{ with .urlSecretRef }}{{ $env = append $env (dict "name" "GITOPS_AGENT_TASK_STORE" "valueFrom" (dict "secretKeyRef" .)) }}{{ end }}{{ end -}}
+{{- with .spec.confirmationKeySecretRef }}{{ $env = append $env (dict "name" "GITOPS_AGENT_REQUEST_STATE_KEY" "valueFrom" (dict "secretKeyRef" .)) }}{{ end -}}
 {{- toYaml $env -}}
 {{- end -}}
 

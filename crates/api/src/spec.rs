@@ -90,6 +90,12 @@ pub struct GitOpsAgentSpec {
     /// are offered and the agent's RBAC allows `patch` on Flux objects.
     #[serde(default = "default_true")]
     pub read_only: bool,
+    /// A key of a Secret in the agent's namespace holding at least 32 bytes that seal a
+    /// 2026-07-28 client's confirmation of a change (reconcile, suspend, resume), shared by every
+    /// replica so that the client's retry may reach any of them. Unset: each pod makes its own,
+    /// and a retry that reaches another pod is refused (the client must call again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_key_secret_ref: Option<SecretKeySelector>,
     /// Log verbosity of the agent server.
     #[serde(default)]
     pub log_level: LogLevel,
@@ -199,6 +205,7 @@ impl Default for GitOpsAgentSpec {
             image_pull_secrets: Vec::new(),
             replicas: 2,
             read_only: true,
+            confirmation_key_secret_ref: None,
             log_level: LogLevel::default(),
             log_format: LogFormat::default(),
             service: ServiceSpec::default(),

@@ -337,6 +337,18 @@ fn a_redis_url_with_a_password_stays_in_its_secret() {
 }
 
 #[test]
+fn every_replica_gets_the_confirmation_key_from_its_secret() {
+    let env_of = |spec| container(deployment(&children(spec))).env.clone().unwrap_or_default();
+    let env = env_of(json!({"readOnly": false, "confirmationKeySecretRef": {"name": "confirm-key", "key": "key"}}));
+    let key = env.iter().find(|e| e.name == "GITOPS_AGENT_REQUEST_STATE_KEY").expect("the key's variable");
+    let secret = key.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).expect("secretKeyRef");
+    assert_eq!((secret.name.as_str(), secret.key.as_str()), ("confirm-key", "key"));
+    assert!(key.value.is_none(), "the key stays in its Secret");
+    let unset = env_of(json!({"readOnly": false}));
+    assert!(!unset.iter().any(|e| e.name == "GITOPS_AGENT_REQUEST_STATE_KEY"), "unset: each pod makes its own");
+}
+
+#[test]
 fn bad_task_store_specs_are_refused_with_the_field_named() {
     for (spec, words) in [
         (json!({"a2a": {"taskStore": {"type": "Redis"}}}), "exactly one of a2a.taskStore.redis.url"),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
-    PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, TopologySpreadConstraint, Volume, VolumeMount,
-    WeightedPodAffinityTerm,
+    PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, TopologySpreadConstraint,
+    Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -183,14 +183,19 @@ fn builtin_env(ctx: &Context) -> Vec<EnvVar> {
         ..Default::default()
     };
     let value = |name: &str, value: String| EnvVar { name: name.into(), value: Some(value), ..Default::default() };
+    let secret = |name: &str, selector: &SecretKeySelector| EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource { secret_key_ref: Some(selector.clone()), ..Default::default() }),
+        ..Default::default()
+    };
     let mut env = vec![field("POD_NAME", "metadata.name"), field("POD_NAMESPACE", "metadata.namespace")];
     // A Redis URL with a password stays in its Secret; the server reads it from the environment.
-    if let Some(secret) = ctx.spec.a2a.task_store.redis.as_ref().and_then(|r| r.url_secret_ref.as_ref()) {
-        env.push(EnvVar {
-            name: "GITOPS_AGENT_TASK_STORE".into(),
-            value_from: Some(EnvVarSource { secret_key_ref: Some(secret.clone()), ..Default::default() }),
-            ..Default::default()
-        });
+    if let Some(selector) = ctx.spec.a2a.task_store.redis.as_ref().and_then(|r| r.url_secret_ref.as_ref()) {
+        env.push(secret("GITOPS_AGENT_TASK_STORE", selector));
+    }
+    // Replicas accept each other's sealed confirmation states only when they share this key.
+    if let Some(selector) = &ctx.spec.confirmation_key_secret_ref {
+        env.push(secret("GITOPS_AGENT_REQUEST_STATE_KEY", selector));
     }
     let tracing = &ctx.spec.tracing;
     if let (true, Some(endpoint)) = (tracing.enabled, &tracing.endpoint) {
