@@ -30,7 +30,11 @@ const STATE_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
-    #[error("--request-state-key must hold at least {min} bytes (it has {len})", min = RequestStateCodec::MIN_KEY_LENGTH)]
+    #[error(
+        "--request-state-key (GITOPS_AGENT_REQUEST_STATE_KEY; in a cluster, the Secret key the GitOpsAgent's \
+         confirmationKeySecretRef names) must hold at least {min} bytes (it has {len})",
+        min = RequestStateCodec::MIN_KEY_LENGTH
+    )]
     ShortKey { len: usize },
     #[error("no randomness for a request-state key")]
     Random,
@@ -197,7 +201,12 @@ mod tests {
     #[test]
     fn a_short_key_is_refused() {
         let err = Confirmer::new(Some(b"short"), Duration::from_secs(1)).err().expect("refused");
-        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("at least 32 bytes (it has 5)"), "{message}");
+        assert!(
+            message.contains("GITOPS_AGENT_REQUEST_STATE_KEY") && message.contains("confirmationKeySecretRef"),
+            "{message}"
+        );
         assert!(Confirmer::new(Some(&[7u8; 32]), Duration::from_secs(1)).is_ok());
     }
 }
