@@ -49,10 +49,12 @@ def main() -> int:
         "mcp-name": tool,
     }
     # The `cluster` argument is mirrored in its header, as every 2026-07-28 client does
-    # (x-mcp-header): verbatim when it is plain visible ASCII, else Base64.
+    # (x-mcp-header): verbatim when it is plain visible ASCII that does not itself look encoded,
+    # else Base64 (the rule of gitops_agent_api::tools::param_headers).
     cluster = arguments.get("cluster") if isinstance(arguments, dict) else None
     if isinstance(cluster, str) and cluster:
-        plain = cluster.isascii() and cluster.isprintable() and cluster == cluster.strip()
+        looks_encoded = cluster.startswith("=?base64?") and cluster.endswith("?=")
+        plain = cluster.isascii() and cluster.isprintable() and cluster == cluster.strip(" \t") and not looks_encoded
         headers["mcp-param-cluster"] = cluster if plain else "=?base64?" + base64.b64encode(cluster.encode()).decode() + "?="
     if os.environ.get("GITOPS_AGENT_TOKEN"):
         headers["authorization"] = "Bearer " + os.environ["GITOPS_AGENT_TOKEN"]

@@ -4,6 +4,7 @@
 //! `spec.tools` accepts) and the operator (which RBAC rules the enabled tools need). The server's
 //! tool registry implements exactly these names.
 
+use base64::Engine;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -211,28 +212,12 @@ pub fn param_headers(arguments: &serde_json::Value) -> Vec<(String, String)> {
     let unsafe_bytes = value.bytes().any(|b| !(0x20..0x7f).contains(&b));
     let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
     let encoded = if padded || unsafe_bytes || looks_encoded {
-        format!("=?base64?{}?=", base64(value.as_bytes()))
+        // Standard Base64 with padding (RFC 4648), what `Mcp-Param-*` values use.
+        format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value.as_bytes()))
     } else {
         value
     };
     vec![(format!("Mcp-Param-{CLUSTER_HEADER}"), encoded)]
-}
-
-/// Standard Base64 with padding (RFC 4648), what `Mcp-Param-*` values use.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 impl std::fmt::Display for ToolName {
@@ -275,8 +260,8 @@ mod tests {
         assert!(headers(serde_json::json!({"namespace": "a"})).is_empty());
         assert!(headers(serde_json::json!({"cluster": null})).is_empty());
         assert_eq!(headers(serde_json::json!({"cluster": "=?base64?x?="}))[0].1, "=?base64?PT9iYXNlNjQ/eD89?=");
-        assert_eq!(super::base64(b"Hello"), "SGVsbG8=");
-        assert_eq!(super::base64(b"Hel"), "SGVs");
+        assert_eq!(headers(serde_json::json!({"cluster": " Hell"}))[0].1, "=?base64?IEhlbGw=?=");
+        assert_eq!(headers(serde_json::json!({"cluster": "\tab"}))[0].1, "=?base64?CWFi?=");
     }
 
     use super::*;
