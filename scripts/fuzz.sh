@@ -55,6 +55,17 @@ fi
 out=target/fuzz
 mkdir -p "$out"
 
+# Why a target failed, printed after the table: CI keeps only what the script prints, not target/.
+# libFuzzer's progress lines and cargo-fuzz's own backtrace are left out; what remains ends with
+# the panic and the input, or with cargo-fuzz naming the signal that killed the target.
+explain() {
+    local t=$1 rc=$2 log=$3
+    {
+        echo "fuzz: $t exited $rc; the end of $log:"
+        grep -v -E '^(INFO|WARNING): |^#[0-9]+' "$log" | sed '/^Stack backtrace:/,$d' | tail -n 40
+    } >"$out/$t.why"
+}
+
 # One target: its corpus as regression inputs, then FUZZ_SECONDS of fuzzing. Prints one table row.
 run() {
     local t=$1 seeds="fuzz/corpus/$1" work="$out/corpus/$1" artifacts="$out/artifacts/$1/" log="$out/$1.log"
@@ -63,11 +74,13 @@ run() {
     [ -f "fuzz/dict/$t.dict" ] && dict=("-dict=fuzz/dict/$t.dict")
     local replayed
     replayed=$(find "$seeds" -type f | wc -l)
-    if ! cargo fuzz run "${flags[@]}" "$t" "$seeds" -- -runs=0 -timeout=30 "-artifact_prefix=$artifacts" >"$log.replay" 2>&1; then
-        echo "| $t | corpus replay FAILED ($replayed inputs): see $log.replay | | | | |"
+    local rc=0
+    cargo fuzz run "${flags[@]}" "$t" "$seeds" -- -runs=0 -timeout=30 "-artifact_prefix=$artifacts" >"$log.replay" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "| $t | corpus replay FAILED (exit $rc, $replayed inputs): see $log.replay | | | | |"
+        explain "$t" "$rc" "$log.replay"
         return 1
     fi
-    local rc=0
     cargo fuzz run "${flags[@]}" "$t" "$work" "$seeds" -- "-max_total_time=$seconds" -timeout=30 \
         -rss_limit_mb=4096 -print_final_stats=1 "-artifact_prefix=$artifacts" "${dict[@]}" >"$log" 2>&1 || rc=$?
     local execs cov features corpus
@@ -79,6 +92,7 @@ run() {
         echo "| $t | $replayed | ${execs:-?} | $(( ${execs:-0} / (seconds > 0 ? seconds : 1) )) | ${cov:-?} | ${features:-?} | $corpus | no crash |"
     else
         echo "| $t | $replayed | ${execs:-?} | | ${cov:-?} | ${features:-?} | $corpus | CRASH (exit $rc): input in $artifacts, log $log |"
+        explain "$t" "$rc" "$log"
         # A replayed corpus input that fails is a regression and always fails the run; a new
         # input found in a short smoke is reported (FUZZ_NEW_CRASH_FAILS=0, CI) so that which
         # inputs a 10 s exploration happens to reach does not decide whether CI is green.
@@ -91,6 +105,7 @@ header="| target | corpus inputs replayed | executions | executions/s | coverage
 |---|---|---|---|---|---|---|---|"
 rows="$out/rows"
 : >"$rows"
+rm -f "$out"/*.why
 status=0
 for ((i = 0; i < ${#targets[@]}; i += jobs)); do
     pids=()
@@ -109,6 +124,9 @@ table="$header
 $(cat "$rows")"
 echo "fuzz: ${seconds} s per target, $(nproc) CPUs, $(( $(date +%s) - started )) s in all"
 echo "$table"
+for t in "${targets[@]}"; do
+    [ -f "$out/$t.why" ] && cat "$out/$t.why" >&2
+done
 if [ -n "${FUZZ_RESULTS:-}" ]; then
     printf '## Fuzzing (%s, %s s per target, %s at a time, %s CPUs)\n\n%s\n' "$(date +%Y-%m-%d)" "$seconds" "$jobs" "$(nproc)" "$table" >"$FUZZ_RESULTS"
     echo "fuzz: wrote $FUZZ_RESULTS"

@@ -89,6 +89,18 @@ fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
+/// A Rust program's `main` ignores SIGPIPE before it runs, so the shipped agent sees a write to a
+/// connection its peer reset as an EPIPE error. libFuzzer's C++ `main` does not, and the agent and
+/// the API server in this process write to dozens of sockets (`writev`, which cannot opt out per
+/// call): a watch or keep-alive connection reset at the wrong moment killed the whole fuzzing
+/// process with SIGPIPE (exit 141, no crash report). Ignoring it here runs the code as it ships.
+fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code, and it happens
+    // before this process starts any thread of its own.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    assert_ne!(previous, libc::SIG_ERR, "ignoring SIGPIPE");
+}
+
 /// The agent, started at the first call of the process.
 pub fn agent() -> &'static Agent {
     static AGENT: OnceLock<Agent> = OnceLock::new();
@@ -96,6 +108,7 @@ pub fn agent() -> &'static Agent {
 }
 
 fn start() -> Agent {
+    ignore_sigpipe();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let (api, agent) = runtime.block_on(async {
         let api = fake_apiserver::start(Config::default(), Listen::default()).await.expect("the embedded API server");
