@@ -73,6 +73,9 @@ pub const NONROOT_ID: i64 = 65532;
     validation = Rule::new("!self.metrics.enabled || self.metrics.port != self.service.port").message("metrics.port must differ from service.port"),
     validation = Rule::new("!has(self.tools.enabled) || !has(self.tools.disabled) || self.tools.enabled.all(t, !(t in self.tools.disabled))").message("tools.enabled and tools.disabled must not name the same tool"),
     validation = Rule::new("self.readOnly || self.rbac.create").message("readOnly: false grants write access through the operator's RBAC, so it needs rbac.create: true"),
+    validation = Rule::new("!has(self.confirmationKeySecretRef) || !has(self.confirmationKeySecretRef.optional) || !self.confirmationKeySecretRef.optional").message("confirmationKeySecretRef.optional must not be true: without the Secret each replica would seal confirmations with a key of its own, which is what the field exists to prevent"),
+    validation = Rule::new("!has(self.a2a.taskStore.redis) || !has(self.a2a.taskStore.redis.urlSecretRef) || !has(self.a2a.taskStore.redis.urlSecretRef.optional) || !self.a2a.taskStore.redis.urlSecretRef.optional").message("a2a.taskStore.redis.urlSecretRef.optional must not be true: without the Secret the agent would have no Redis URL and keep tasks in memory"),
+    validation = Rule::new("!has(self.a2a.pushNotifications.signingKeySecretRef) || !has(self.a2a.pushNotifications.signingKeySecretRef.optional) || !self.a2a.pushNotifications.signingKeySecretRef.optional").message("a2a.pushNotifications.signingKeySecretRef.optional must not be true: the key is mounted into the pod, which does not start without it"),
 )]
 pub struct GitOpsAgentSpec {
     /// Container image of the agent server.
@@ -776,9 +779,14 @@ pub struct TaskStoreSpec {
 }
 
 impl GitOpsAgentSpec {
+    /// More than one pod, now or once the autoscaler scales out.
+    pub fn several_replicas(&self) -> bool {
+        self.replicas > 1 || self.autoscaling.enabled
+    }
+
     /// More than one pod keeping A2A tasks in memory: clients must stay on one pod.
     pub fn a2a_needs_session_affinity(&self) -> bool {
-        self.a2a.task_store.type_ == TaskStoreType::Memory && (self.replicas > 1 || self.autoscaling.enabled)
+        self.a2a.task_store.type_ == TaskStoreType::Memory && self.several_replicas()
     }
 }
 

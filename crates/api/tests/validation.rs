@@ -155,6 +155,28 @@ fn write_access_needs_rbac() {
 }
 
 #[test]
+fn secret_references_the_agent_needs_are_not_optional() {
+    let optional = json!({"name": "s", "key": "k", "optional": true});
+    assert_refused(
+        json!({"readOnly": false, "confirmationKeySecretRef": optional}),
+        "confirmationKeySecretRef.optional must not be true: without the Secret each replica would seal confirmations with a key of its own",
+    );
+    assert_refused(
+        json!({"a2a": {"taskStore": {"type": "Redis", "redis": {"urlSecretRef": optional}}}}),
+        "a2a.taskStore.redis.urlSecretRef.optional must not be true",
+    );
+    assert_refused(
+        json!({"a2a": {"pushNotifications": {"signingKeySecretRef": optional}}}),
+        "a2a.pushNotifications.signingKeySecretRef.optional must not be true",
+    );
+    let required = json!({"name": "s", "key": "k", "optional": false});
+    let spec = json!({"readOnly": false, "confirmationKeySecretRef": required,
+        "a2a": {"taskStore": {"type": "Redis", "redis": {"urlSecretRef": required}},
+            "pushNotifications": {"signingKeySecretRef": required}}});
+    assert!(admit(&manifest("a", spec)).is_ok(), "optional: false says what the field means anyway");
+}
+
+#[test]
 fn watch_namespaces_are_unique_dns_labels() {
     assert_refused(json!({"watchNamespaces": ["a", "a"]}), "watchNamespaces must not list a namespace twice");
     assert_refused(json!({"watchNamespaces": ["Team_A"]}), "spec.watchNamespaces[0]: Invalid value: \"Team_A\"");

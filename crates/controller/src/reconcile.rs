@@ -258,8 +258,10 @@ async fn reconcile_inner(agent: &GitOpsAgent, ctx: &Context) -> Result<Action, E
         prune(agent, ctx, &desired).await?;
     }
 
-    // 6. Conditions for optional children, and how A2A tasks are shared.
+    // 6. Conditions for optional children, and what the replicas share (A2A tasks, the key
+    //    confirmations are sealed with).
     observed.extra.push(status::task_store(agent));
+    observed.extra.extend(status::confirmation_key(agent));
     for (kind, type_) in [
         ("HTTPRoute", "HTTPRouteReady"),
         ("Certificate", "CertificateReady"),

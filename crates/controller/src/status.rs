@@ -1,5 +1,6 @@
 //! The GitOpsAgent's status: kstatus conditions (Ready, Reconciling, Stalled), one condition per
-//! optional child and for verification, replicas from the Deployment, URL and endpoints.
+//! optional child, for verification and for what replicas share, replicas from the Deployment,
+//! URL and endpoints.
 
 use gitops_agent_api::GitOpsAgent;
 use gitops_agent_api::spec::{ClusterStatus, Endpoints, GitOpsAgentStatus, ServerInfo, TaskStoreType};
@@ -149,6 +150,42 @@ pub fn task_store(agent: &GitOpsAgent) -> Cond {
     }
 }
 
+/// Whether a 2026-07-28 client's confirmation of a change is accepted by whichever replica its
+/// retry reaches (`ConfirmationKeyShared`). Only an agent that may change something asks for one.
+pub fn confirmation_key(agent: &GitOpsAgent) -> Option<Cond> {
+    const TYPE: &str = "ConfirmationKeyShared";
+    let spec = &agent.spec;
+    if spec.read_only {
+        return None;
+    }
+    Some(match &spec.confirmation_key_secret_ref {
+        Some(secret) => Cond::new(
+            TYPE,
+            true,
+            "SecretKey",
+            format!("every replica seals confirmations with key {:?} of Secret {:?}", secret.key, secret.name),
+        ),
+        None if !spec.several_replicas() => Cond::new(
+            TYPE,
+            true,
+            "SingleReplica",
+            "the only replica seals confirmations with a key of its own, made at start: a confirmation asked before a restart is asked again",
+        ),
+        None if spec.a2a_needs_session_affinity() => Cond::new(
+            TYPE,
+            true,
+            "SessionAffinity",
+            "each replica seals confirmations with a key of its own and the Service pins each client to one pod (sessionAffinity: ClientIP); a confirmation asked before a restart or a rescheduling is asked again unless confirmationKeySecretRef is set",
+        ),
+        None => Cond::new(
+            TYPE,
+            false,
+            "KeyPerReplica",
+            "readOnly: false with several replicas and no session affinity (a2a.taskStore.type: Redis): each replica seals 2026-07-28 confirmations with a key of its own, so a confirmed change whose retry reaches another replica is refused; set confirmationKeySecretRef to a Secret key of at least 32 bytes",
+        ),
+    })
+}
+
 /// The endpoints of an agent, in-cluster and (when exposed) public.
 pub fn endpoints(agent: &GitOpsAgent, public_url: Option<&str>) -> Endpoints {
     let ns = agent.namespace().unwrap_or_else(|| "default".into());
@@ -162,5 +199,50 @@ pub fn endpoints(agent: &GitOpsAgent, public_url: Option<&str>) -> Endpoints {
         metrics: agent.spec.metrics.enabled.then(|| {
             format!("http://{}.{}.svc:{}{}", agent.name_any(), ns, agent.spec.metrics.port, agent.spec.metrics.path)
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gitops_agent_api::{GitOpsAgent, admit};
+    use serde_json::{Value, json};
+
+    use super::confirmation_key;
+
+    fn agent(spec: Value) -> GitOpsAgent {
+        admit(&json!({"apiVersion": "agents.gitops.dev/v1alpha1", "kind": "GitOpsAgent",
+            "metadata": {"name": "agent", "namespace": "gitops-agent"}, "spec": spec}))
+        .expect("valid spec")
+    }
+
+    fn reported(spec: Value) -> Option<(bool, String)> {
+        confirmation_key(&agent(spec)).map(|c| (c.status, c.reason))
+    }
+
+    #[test]
+    fn only_an_agent_that_may_change_something_reports_its_confirmation_key() {
+        assert_eq!(reported(json!({"replicas": 3})), None);
+        assert_eq!(reported(json!({"readOnly": false, "replicas": 1})), Some((true, "SingleReplica".into())));
+    }
+
+    #[test]
+    fn replicas_without_a_shared_key_are_fine_only_while_each_client_stays_on_one_pod() {
+        let redis = json!({"taskStore": {"type": "Redis", "redis": {"url": "redis://redis:6379"}}});
+        assert_eq!(reported(json!({"readOnly": false, "replicas": 2})), Some((true, "SessionAffinity".into())));
+        assert_eq!(
+            reported(json!({"readOnly": false, "replicas": 2, "a2a": redis})),
+            Some((false, "KeyPerReplica".into()))
+        );
+        let autoscaled = json!({"enabled": true, "minReplicas": 1, "maxReplicas": 3});
+        assert_eq!(
+            reported(json!({"readOnly": false, "replicas": 1, "autoscaling": autoscaled, "a2a": redis})),
+            Some((false, "KeyPerReplica".into())),
+            "an autoscaler may add replicas"
+        );
+        let shared = json!({"readOnly": false, "replicas": 2, "a2a": redis,
+            "confirmationKeySecretRef": {"name": "confirm", "key": "key"}});
+        let condition = confirmation_key(&agent(shared)).expect("a condition");
+        assert_eq!((condition.status, condition.reason.as_str()), (true, "SecretKey"));
+        assert!(condition.message.contains("\"confirm\""), "{}", condition.message);
     }
 }

@@ -142,6 +142,30 @@ async fn an_agent_gets_hardened_owned_children_and_becomes_ready() {
 }
 
 #[tokio::test]
+async fn replicas_that_may_change_flux_objects_say_whether_they_share_a_confirmation_key() {
+    let c = cluster(false).await;
+    let (_stop, _h) = operator(&c, settings(None)).await;
+    let redis = json!({"taskStore": {"type": "Redis", "redis": {"url": "redis://redis.gitops-agent:6379"}}});
+    apply_agent(&c.client, json!({"readOnly": false, "replicas": 2, "a2a": redis})).await;
+    let unshared = wait_ready(&c.client).await;
+    let key = condition(&unshared, "ConfirmationKeyShared").expect("the confirmation key condition");
+    assert_eq!((key.0.as_str(), key.1.as_str()), ("False", "KeyPerReplica"), "{}", key.2);
+    assert!(key.2.contains("set confirmationKeySecretRef"), "the message says what to do: {}", key.2);
+    assert_eq!(condition(&unshared, "Ready").map(|c| c.0), Some("True".into()), "a warning, not an outage");
+
+    let secret = json!({"name": "gitops-agent-confirm", "key": "key"});
+    apply_agent(&c.client, json!({"readOnly": false, "replicas": 2, "a2a": redis, "confirmationKeySecretRef": secret}))
+        .await;
+    let shared = wait_ready(&c.client).await;
+    let key = condition(&shared, "ConfirmationKeyShared").expect("the confirmation key condition");
+    assert_eq!((key.0.as_str(), key.1.as_str()), ("True", "SecretKey"), "{}", key.2);
+
+    apply_agent(&c.client, json!({"replicas": 2, "a2a": redis})).await;
+    let read_only = wait_ready(&c.client).await;
+    assert_eq!(condition(&read_only, "ConfirmationKeyShared"), None, "a read-only agent asks for no confirmation");
+}
+
+#[tokio::test]
 async fn spec_edits_update_and_prune_children() {
     let c = cluster(true).await;
     let (_stop, _h) = operator(&c, settings(None)).await;

@@ -2,7 +2,7 @@
 //! (atomic, set, or map keyed by some fields), and the managedFields bookkeeping for apply and
 //! update operations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -25,21 +25,22 @@ pub enum Schema<'a> {
 /// The list item marker in a schema path.
 pub const ITEM: &str = "[]";
 
+/// The node of a CRD schema at a schema path (field names, and `ITEM` for a list's items).
+fn crd_node<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(root, |node, part| {
+        if part == ITEM {
+            node.get("items")
+        } else {
+            node.get("properties").and_then(|p| p.get(part)).or_else(|| node.get("additionalProperties"))
+        }
+    })
+}
+
 impl Schema<'_> {
     pub fn list_kind(&self, path: &[String]) -> ListKind {
         match self {
             Schema::Crd(root) => {
-                let mut node = Some(*root);
-                for part in path {
-                    node = node.and_then(|n| {
-                        if part == ITEM {
-                            n.get("items")
-                        } else {
-                            n.get("properties").and_then(|p| p.get(part)).or_else(|| n.get("additionalProperties"))
-                        }
-                    });
-                }
-                let Some(node) = node else { return builtin_list_kind(path) };
+                let Some(node) = crd_node(root, path) else { return builtin_list_kind(path) };
                 match node.get("x-kubernetes-list-type").and_then(Value::as_str) {
                     Some("set") => ListKind::Set,
                     Some("map") => ListKind::Map(
@@ -54,6 +55,17 @@ impl Schema<'_> {
                 }
             }
             Schema::Builtin => builtin_list_kind(path),
+        }
+    }
+
+    /// Whether `field` is a declared field of the object at `parent` (a struct's field, not a
+    /// map's key). The built-in kinds are Go structs down to their maps, whose values are scalars.
+    fn declares(&self, parent: &[String], field: &str) -> bool {
+        match self {
+            Schema::Crd(root) => {
+                crd_node(root, parent).and_then(|n| n.get("properties")).is_some_and(|p| p.get(field).is_some())
+            }
+            Schema::Builtin => true,
         }
     }
 }
@@ -602,9 +614,15 @@ pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -
     for m in managers.iter().filter(|m| !m.same_slot(req.manager, "Apply", req.subresource)) {
         others.union(&m.fields);
     }
-    let mut dropped: Vec<Vec<String>> =
-        // A path still below something applied now (an empty map that now has fields) stays.
-        previous.paths().into_iter().filter(|p| !new_set.touches(p) && !others.touches(p)).collect();
+    // A path still below something applied now (an empty map that now has fields) stays.
+    let unowned = |p: &Vec<String>| !new_set.touches(p) && !others.touches(p);
+    let mut dropped: Vec<Vec<String>> = previous.paths().into_iter().filter(unowned).collect();
+    // Structured-merge-diff counts the struct fields above an applier's leaves as the applier's
+    // too (EnsureNamedFieldsAreMembers), so a struct nothing below which is applied or owned any
+    // more goes whole, rather than stay behind as `{}` missing its required fields.
+    let structs: BTreeSet<Vec<String>> =
+        dropped.iter().flat_map(|p| struct_ancestors(p, schema)).filter(unowned).collect();
+    dropped.extend(structs);
     // Outermost first, and nothing below a path already removed: removing a list-map item takes
     // its fields (including the key fields that find it) with it.
     dropped.sort_by_key(Vec::len);
@@ -636,6 +654,25 @@ pub fn apply(live: &Value, config: &Value, schema: Schema, req: &ApplyRequest) -
     }
     Manager::write_all(&mut merged, &managers);
     Ok(merged)
+}
+
+/// The struct fields a field-set path runs through: each `f:` step its parent declares, but
+/// `metadata`, which the API server keeps whatever an applier owns.
+fn struct_ancestors(path: &[String], schema: Schema) -> Vec<Vec<String>> {
+    let mut schema_path = Vec::new();
+    let mut out = Vec::new();
+    for (i, elem) in path.iter().enumerate().take(path.len().saturating_sub(1)) {
+        match elem.strip_prefix("f:") {
+            Some(field) => {
+                if !(i == 0 && field == "metadata") && schema.declares(&schema_path, field) {
+                    out.push(path[..=i].to_vec());
+                }
+                schema_path.push(field.to_string());
+            }
+            None => schema_path.push(ITEM.into()),
+        }
+    }
+    out
 }
 
 /// Records a non-apply write (create, update, patch): the writer owns what it changed, and
@@ -858,6 +895,61 @@ mod tests {
         )
         .expect("apply");
         assert_eq!(two["spec"], json!({"replicas": 4}));
+    }
+
+    #[test]
+    fn a_field_no_longer_applied_goes_whole_but_a_map_key_stays() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "ref": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "key": {"type": "string"}}},
+            "things": {"type": "object", "additionalProperties": {"type": "object", "properties": {"x": {"type": "string"}}}},
+            "replicas": {"type": "integer"}}}}});
+        let schema = Schema::Crd(&schema);
+        let cfg = |spec: Value| json!({"metadata": {"name": "x"}, "spec": spec});
+        let things = json!({"foo": {"x": "1"}, "bar": {"x": "2"}});
+        let one = apply(
+            &json!({"metadata": {"name": "x"}}),
+            &cfg(json!({"replicas": 1, "ref": {"name": "s", "key": "k"}, "things": things})),
+            schema,
+            &req("m", false),
+        )
+        .expect("apply");
+        let two = apply(&one, &cfg(json!({"replicas": 1, "things": {"bar": {"x": "2"}}})), schema, &req("m", false))
+            .expect("apply");
+        assert_eq!(
+            two["spec"],
+            json!({"replicas": 1, "things": {"foo": {}, "bar": {"x": "2"}}}),
+            "a declared field goes whole; a map's key is not a field, so its emptied value stays"
+        );
+        // What another manager owns below a struct keeps the struct, with that field only.
+        let mut shared = one.clone();
+        shared["spec"]["ref"]["key"] = json!("other");
+        record_update(Some(&one), &mut shared, schema, "editor", "v1", None, Section::Main, "t");
+        let three = apply(&shared, &cfg(json!({"replicas": 1})), schema, &req("m", false)).expect("apply");
+        assert_eq!(three["spec"]["ref"], json!({"key": "other"}));
+        // Nothing of the applier's left under spec: spec goes too; metadata always stays.
+        let four = apply(&one, &json!({"metadata": {"name": "x"}}), schema, &req("m", false)).expect("apply");
+        assert_eq!(four.get("spec"), None, "{four}");
+        assert_eq!(four["metadata"]["name"], "x");
+    }
+
+    #[test]
+    fn a_built_in_struct_no_longer_applied_goes_whole() {
+        let deployment = |metadata: Value, container: Value| json!({"metadata": metadata, "spec": {"template": {"spec": {"containers": [container]}}}});
+        let one = apply(
+            &json!({"metadata": {"name": "x"}}),
+            &deployment(
+                json!({"name": "x", "labels": {"a": "1"}}),
+                json!({"name": "c", "image": "i", "securityContext": {"runAsNonRoot": true}}),
+            ),
+            Schema::Builtin,
+            &req("m", false),
+        )
+        .expect("apply");
+        let cfg = deployment(json!({"name": "x"}), json!({"name": "c", "image": "i"}));
+        let two = apply(&one, &cfg, Schema::Builtin, &req("m", false)).expect("apply");
+        let c = &two["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c.get("securityContext"), None, "{c}");
+        assert_eq!(two["metadata"].get("labels"), None, "{two}");
     }
 
     #[test]
