@@ -1,6 +1,7 @@
 //! `make bench-apiserver`: shows the embedded API server is not the bottleneck of our
 //! benchmarks. Lists 10,000 Kustomizations over HTTPS through kube-rs, and measures watch events
-//! delivered per second while clients write. Prints figures; asserts nothing.
+//! delivered per second while clients write. Prints figures and writes bench/results/<date>-apiserver.md;
+//! asserts nothing.
 
 use std::time::{Duration, Instant};
 
@@ -130,21 +131,24 @@ pub async fn run() -> Outcome {
     let delivery_secs = t.elapsed().as_secs_f64();
     producer.await?;
 
-    println!("## Embedded API server (HTTPS, kube-rs client, {} objects generated in {:.2}s)\n", n, load.as_secs_f64());
-    println!("| operation | objects | p50 ms | p99 ms | objects/s at p50 |");
-    println!("|---|---|---|---|---|");
+    let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    let mut report = format!(
+        "## Embedded API server ({}, {cpus} CPUs, release build; HTTPS, kube-rs client, {n} objects generated in {:.2}s)\n\n\
+         | operation | objects | p50 ms | p99 ms | objects/s at p50 |\n|---|---|---|---|---|\n",
+        paths::today(),
+        load.as_secs_f64()
+    );
     for r in rows {
-        println!("{r}");
+        report.push_str(&format!("{r}\n"));
     }
-    println!("\n| watch | events | seconds | events/s |");
-    println!("|---|---|---|---|");
-    println!(
-        "| 8 writers patching, 1 watcher over all Kustomizations | {events} | {watch_secs:.2} | {:.0} |",
-        events as f64 / watch_secs
-    );
-    println!(
-        "| changes made inside the server, 1 watcher over HTTPS | {delivered} | {delivery_secs:.2} | {:.0} |",
+    report.push_str(&format!(
+        "\n| watch | events | seconds | events/s |\n|---|---|---|---|\n\
+         | 8 writers patching, 1 watcher over all Kustomizations | {events} | {watch_secs:.2} | {:.0} |\n\
+         | changes made inside the server, 1 watcher over HTTPS | {delivered} | {delivery_secs:.2} | {:.0} |\n",
+        events as f64 / watch_secs,
         delivered as f64 / delivery_secs
-    );
+    ));
+    println!("{report}");
+    paths::save_report("apiserver", "md", &report)?;
     Ok(())
 }

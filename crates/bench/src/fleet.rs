@@ -83,7 +83,6 @@ async fn measure_at_1_and_8(
 pub async fn run() -> Outcome {
     let n = knobs::number("BENCH_CLUSTERS", 20) as usize;
     let seconds = knobs::number("BENCH_SECONDS", 2);
-    let out_dir = paths::results_dir();
     let work = paths::scratch("fleet-bench")?;
     let dir = work.join("clusters");
     std::fs::create_dir_all(&dir)?;
@@ -154,7 +153,7 @@ pub async fn run() -> Outcome {
     .await;
 
     let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
-    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    let date = paths::today();
     let mut report = format!(
         "## Fleet: 1 + {n} clusters × {per_cluster} Flux objects ({date}, {cpus} CPUs, release build, {} embedded API servers over HTTPS in the bench process; {seconds} s per measurement)\n\n",
         n + 1
@@ -186,10 +185,7 @@ pub async fn run() -> Outcome {
         fleet_idle / alone_idle.max(1e-9),
     ));
     println!("{report}");
-    std::fs::create_dir_all(&out_dir)?;
-    let path = out_dir.join(format!("{date}-fleet.md"));
-    std::fs::write(&path, &report)?;
-    eprintln!("wrote {}", path.display());
+    paths::save_report("fleet", "md", &report)?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `make bench-operator`: the operator binary (release build, its own process) against the
 //! embedded API server with N = 100 and 1,000 GitOpsAgents. Prints time to all Ready, API
-//! requests per agent, child writes at steady state, and the operator's RSS. Asserts nothing.
+//! requests per agent, child writes at steady state, and the operator's RSS; writes
+//! bench/results/<date>-operator.md. Asserts nothing.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,13 +148,17 @@ pub async fn run() -> Outcome {
     for n in knobs::list("BENCH_AGENTS", &[100, 1000]) {
         rows.push(converge(n).await?);
     }
-    println!("## Operator (release build, own process, embedded API server over HTTPS)\n");
-    println!(
-        "| agents | seconds to all Ready | agents Ready/s | API requests per agent | writes while converging | child writes at steady state (3 resyncs) | status writes at steady state | RSS MiB at rest | peak RSS MiB |"
+    let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    let mut report = format!(
+        "## Operator ({}, {cpus} CPUs, release build, own process, embedded API server over HTTPS)\n\n\
+         | agents | seconds to all Ready | agents Ready/s | API requests per agent | writes while converging | child writes at steady state (3 resyncs) | status writes at steady state | RSS MiB at rest | peak RSS MiB |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+        paths::today()
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {
-        println!("{r}");
+        report.push_str(&format!("{r}\n"));
     }
+    println!("{report}");
+    paths::save_report("operator", "md", &report)?;
     Ok(())
 }

@@ -12,6 +12,22 @@ pub fn results_dir() -> PathBuf {
     std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("bench/results"))
 }
 
+/// Today's date, as the reports under bench/results/ are named and headed.
+pub fn today() -> String {
+    jiff::Zoned::now().strftime("%Y-%m-%d").to_string()
+}
+
+/// Prints a benchmark's markdown report and saves it as `<today>-<name>.<extension>` in
+/// [`results_dir`], where the README's tables are copied from.
+pub fn save_report(name: &str, extension: &str, report: &str) -> std::io::Result<PathBuf> {
+    let dir = results_dir();
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}-{name}.{extension}", today()));
+    std::fs::write(&path, report)?;
+    eprintln!("wrote {}", path.display());
+    Ok(path)
+}
+
 /// A directory of this run for logs and kubeconfigs, in the system's temporary directory.
 pub fn scratch(label: &str) -> std::io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("{label}-{}", std::process::id()));

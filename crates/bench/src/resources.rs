@@ -295,7 +295,7 @@ pub async fn run() -> Outcome {
     drop(api);
 
     let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
-    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    let date = paths::today();
     let mut report = format!(
         "## MCP resources ({date}, {cpus} CPUs, release build; embedded API server over HTTPS in the bench process)\n\n\
          ### Subscriptions: {} Kustomizations, {rate} status changes/s for {seconds} s (each object every {} s)\n\n\
@@ -333,8 +333,6 @@ pub async fn run() -> Outcome {
         resources.per_walk.saturating_sub(tool.per_walk),
     ));
     println!("{report}");
-    let out = paths::results_dir();
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join(format!("{date}-resources.md")), &report)?;
+    paths::save_report("resources", "md", &report)?;
     Ok(())
 }

@@ -246,7 +246,6 @@ fn figures(rows: &[Row]) -> Value {
 pub async fn run() -> Outcome {
     let concurrencies = knobs::list("BENCH_CONCURRENCY", &[1, 8, 64]);
     let seconds = knobs::number("BENCH_SECONDS", 2);
-    let out_dir = paths::results_dir();
     let mut rows = Vec::new();
     let mut starts = Vec::new();
     for size in knobs::list("BENCH_SIZES", &[100, 1000, 10000]) {
@@ -254,15 +253,13 @@ pub async fn run() -> Outcome {
         run_size(size, &concurrencies, Duration::from_secs(seconds), &mut rows, &mut starts).await?;
     }
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    let date = paths::today();
     let report = format!(
         "## gitops-agent vs kubernetes-mcp-server ({date}, {cpus} CPUs, release build, one embedded API server over HTTPS in the bench process; {seconds} s per measurement)\n\n{}",
         tables(&rows, &starts)
     );
     println!("{report}");
-    std::fs::create_dir_all(&out_dir)?;
-    std::fs::write(out_dir.join(format!("{date}-versus.md")), &report)?;
-    std::fs::write(out_dir.join(format!("{date}-versus.json")), serde_json::to_string_pretty(&figures(&rows))?)?;
-    eprintln!("wrote {}", out_dir.join(format!("{date}-versus.md")).display());
+    paths::save_report("versus", "md", &report)?;
+    paths::save_report("versus", "json", &serde_json::to_string_pretty(&figures(&rows))?)?;
     Ok(())
 }
