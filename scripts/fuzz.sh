@@ -62,7 +62,7 @@ explain() {
     local t=$1 rc=$2 log=$3
     {
         echo "fuzz: $t exited $rc; the end of $log:"
-        grep -v -E '^(INFO|WARNING): |^#[0-9]+' "$log" | sed '/^Stack backtrace:/,$d' | tail -n 40
+        grep -v -E '^(INFO|WARNING): |^#[0-9]+' "$log" | sed '/^Stack backtrace:/,$d' | tail -n 40 || true
     } >"$out/$t.why"
 }
 

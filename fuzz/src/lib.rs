@@ -95,8 +95,8 @@ fn repo(path: &str) -> std::path::PathBuf {
 /// call): a watch or keep-alive connection reset at the wrong moment killed the whole fuzzing
 /// process with SIGPIPE (exit 141, no crash report). Ignoring it here runs the code as it ships.
 fn ignore_sigpipe() {
-    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code, and it happens
-    // before this process starts any thread of its own.
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; the disposition
+    // is the process's, so libFuzzer's threads, already running, are covered as well.
     let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     assert_ne!(previous, libc::SIG_ERR, "ignoring SIGPIPE");
 }

@@ -75,7 +75,7 @@ pub const NONROOT_ID: i64 = 65532;
     validation = Rule::new("self.readOnly || self.rbac.create").message("readOnly: false grants write access through the operator's RBAC, so it needs rbac.create: true"),
     validation = Rule::new("!has(self.confirmationKeySecretRef) || !has(self.confirmationKeySecretRef.optional) || !self.confirmationKeySecretRef.optional").message("confirmationKeySecretRef.optional must not be true: without the Secret each replica would seal confirmations with a key of its own, which is what the field exists to prevent"),
     validation = Rule::new("!has(self.a2a.taskStore.redis) || !has(self.a2a.taskStore.redis.urlSecretRef) || !has(self.a2a.taskStore.redis.urlSecretRef.optional) || !self.a2a.taskStore.redis.urlSecretRef.optional").message("a2a.taskStore.redis.urlSecretRef.optional must not be true: without the Secret the agent would have no Redis URL and keep tasks in memory"),
-    validation = Rule::new("!has(self.a2a.pushNotifications.signingKeySecretRef) || !has(self.a2a.pushNotifications.signingKeySecretRef.optional) || !self.a2a.pushNotifications.signingKeySecretRef.optional").message("a2a.pushNotifications.signingKeySecretRef.optional must not be true: the key is mounted into the pod, which does not start without it"),
+    validation = Rule::new("!has(self.a2a.pushNotifications.signingKeySecretRef) || !has(self.a2a.pushNotifications.signingKeySecretRef.optional) || !self.a2a.pushNotifications.signingKeySecretRef.optional").message("a2a.pushNotifications.signingKeySecretRef.optional must not be true: the key is always mounted as required, so a pod without the Secret does not start"),
 )]
 pub struct GitOpsAgentSpec {
     /// Container image of the agent server.

@@ -17,8 +17,9 @@ pub fn today() -> String {
     jiff::Zoned::now().strftime("%Y-%m-%d").to_string()
 }
 
-/// Prints a benchmark's markdown report and saves it as `<today>-<name>.<extension>` in
-/// [`results_dir`], where the README's tables are copied from.
+/// Saves a benchmark's report (markdown tables, or figures for a plot) as
+/// `<today>-<name>.<extension>` in [`results_dir`], where the README's tables come from, and says
+/// where.
 pub fn save_report(name: &str, extension: &str, report: &str) -> std::io::Result<PathBuf> {
     let dir = results_dir();
     std::fs::create_dir_all(&dir)?;

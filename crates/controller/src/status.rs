@@ -171,7 +171,9 @@ pub fn confirmation_key(agent: &GitOpsAgent) -> Option<Cond> {
             "SingleReplica",
             "the only replica seals confirmations with a key of its own, made at start: a confirmation asked before a restart is asked again",
         ),
-        None if spec.a2a_needs_session_affinity() => Cond::new(
+        // A Gateway sends an HTTPRoute's traffic to the pods themselves, past the Service and its
+        // session affinity, in most implementations.
+        None if spec.a2a_needs_session_affinity() && !spec.http_route.enabled => Cond::new(
             TYPE,
             true,
             "SessionAffinity",
@@ -181,7 +183,7 @@ pub fn confirmation_key(agent: &GitOpsAgent) -> Option<Cond> {
             TYPE,
             false,
             "KeyPerReplica",
-            "readOnly: false with several replicas and no session affinity (a2a.taskStore.type: Redis): each replica seals 2026-07-28 confirmations with a key of its own, so a confirmed change whose retry reaches another replica is refused; set confirmationKeySecretRef to a Secret key of at least 32 bytes",
+            "readOnly: false with several replicas and nothing that keeps a client on one of them (the Redis task store turns the Service's session affinity off; a Gateway's HTTPRoute reaches the pods past it): each replica seals 2026-07-28 confirmations with a key of its own, so a confirmed change whose retry reaches another replica is refused; set confirmationKeySecretRef to a Secret key of at least 32 bytes",
         ),
     })
 }
@@ -238,6 +240,12 @@ mod tests {
             reported(json!({"readOnly": false, "replicas": 1, "autoscaling": autoscaled, "a2a": redis})),
             Some((false, "KeyPerReplica".into())),
             "an autoscaler may add replicas"
+        );
+        let route = json!({"enabled": true, "hostnames": ["agent.example.com"], "parentRefs": [{"name": "gw"}]});
+        assert_eq!(
+            reported(json!({"readOnly": false, "replicas": 2, "httpRoute": route})),
+            Some((false, "KeyPerReplica".into())),
+            "a Gateway reaches the pods past the Service's session affinity"
         );
         let shared = json!({"readOnly": false, "replicas": 2, "a2a": redis,
             "confirmationKeySecretRef": {"name": "confirm", "key": "key"}});

@@ -59,13 +59,21 @@ impl Schema<'_> {
     }
 
     /// Whether `field` is a declared field of the object at `parent` (a struct's field, not a
-    /// map's key). The built-in kinds are Go structs down to their maps, whose values are scalars.
+    /// map's key). Every object's `metadata` is an ObjectMeta, whatever a CRD's schema says of it.
+    /// The built-in kinds are Go structs down to their maps, whose values are scalars, but for the
+    /// CustomResourceDefinition's JSON schemas, maps of schemas by name.
     fn declares(&self, parent: &[String], field: &str) -> bool {
+        if parent.first().is_some_and(|p| p == "metadata") {
+            return true;
+        }
         match self {
             Schema::Crd(root) => {
                 crd_node(root, parent).and_then(|n| n.get("properties")).is_some_and(|p| p.get(field).is_some())
             }
-            Schema::Builtin => true,
+            Schema::Builtin => !matches!(
+                parent.last().map(String::as_str),
+                Some("properties" | "patternProperties" | "definitions" | "dependencies")
+            ),
         }
     }
 }
@@ -928,6 +936,12 @@ mod tests {
         assert_eq!(three["spec"]["ref"], json!({"key": "other"}));
         // Nothing of the applier's left under spec: spec goes too; metadata always stays.
         let four = apply(&one, &json!({"metadata": {"name": "x"}}), schema, &req("m", false)).expect("apply");
+        // A custom resource's metadata is an ObjectMeta, as a built-in's: emptied labels go.
+        let labelled = apply(&one, &json!({"metadata": {"name": "x", "labels": {"a": "1"}}}), schema, &req("m", false))
+            .expect("apply");
+        let unlabelled =
+            apply(&labelled, &json!({"metadata": {"name": "x"}}), schema, &req("m", false)).expect("apply");
+        assert_eq!(unlabelled["metadata"].get("labels"), None, "{unlabelled}");
         assert_eq!(four.get("spec"), None, "{four}");
         assert_eq!(four["metadata"]["name"], "x");
     }
