@@ -363,6 +363,18 @@ impl Agent {
         Ok(Agent { registry, ctx, fleet, metrics, resources, prompts, confirmer, dir_sync })
     }
 
+    /// Waits, at most `limit`, until the default cluster's caches have listed their objects.
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.fleet.is_ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
     /// The MCP handler; `shutdown` ends its open subscription streams.
     pub fn mcp_handler(&self, shutdown: CancellationToken) -> McpHandler {
         McpHandler::new(McpShared {
@@ -555,6 +567,10 @@ pub async fn start_http(args: &ServeArgs, shutdown: CancellationToken) -> Result
     Ok(Running { addr, metrics_addr, agent, shutdown, task })
 }
 
+/// Longest a stdio agent waits for its caches before it answers anyway (as long as a read waits
+/// for a kind still loading).
+const STDIO_READY_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs until SIGTERM/SIGINT (HTTP) or until the client closes stdin (stdio).
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     match args.transport {
@@ -566,6 +582,16 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
         Transport::Stdio => {
             let agent = Agent::new(&args).await?;
+            // A stdio client speaks as soon as the process starts: no readiness probe holds it
+            // back, as one holds a pod's HTTP traffic. Answering once the caches have listed makes
+            // what they listed the baseline a subscription compares with, so a change the client
+            // makes after subscribing is notified rather than read as the initial state.
+            if !agent.wait_ready(STDIO_READY_WAIT).await {
+                tracing::warn!(
+                    seconds = STDIO_READY_WAIT.as_secs(),
+                    "the caches did not finish listing; serving stdio all the same"
+                );
+            }
             let service = agent
                 .mcp_handler(CancellationToken::new())
                 .serve(rmcp::transport::stdio())
